@@ -1,0 +1,235 @@
+"""The ``orchestrator`` (alias ``orc``) command line: a thin shell over the core modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from orchestrator import __version__, fleet, layout
+from orchestrator.errors import OrchestratorError
+from orchestrator.tmux import Tmux
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n  hint: `{self.prog} --help` shows usage\n")
+
+
+def _socket_options() -> _Parser:
+    # Accepted before or after the command name; SUPPRESS keeps a later default from
+    # overwriting a value given before the command.
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "-L",
+        "--socket-name",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help="tmux server socket name, as tmux -L (default: $ORCHESTRATOR_SOCKET or tmux's own)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to test every command's --help)."""
+    common = _socket_options()
+    parser = _Parser(
+        prog="orchestrator",
+        description="Run a fleet of AI coding agents in tmux and see which one needs you.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    up = command("up", "Launch a fleet from a layout, or start what is missing in a live one.", _up)
+    up.add_argument(
+        "layout",
+        nargs="?",
+        help=f"layout file or name (default: {layout.DEFAULT_LAYOUT}); see `orchestrator layouts`",
+    )
+    up.add_argument("-d", "--detach", action="store_true", help="do not attach to the fleet")
+
+    down = command("down", "End a fleet (its tmux session) and nothing else.", _down)
+    down.add_argument("fleet", nargs="?", help="fleet name (default: the only or current fleet)")
+
+    status = command("status", "List every session the tool finds on the tmux server.", _status)
+    status.add_argument("fleet", nargs="?", help="only this fleet")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    command("layouts", "List the layouts found by name, and where they come from.", _layouts)
+
+    validate = command("validate", "Check a layout file without launching anything.", _validate)
+    validate.add_argument("file", help="layout file or name")
+
+    schema = command("schema", "Print the JSON Schema of layout files.", _schema)
+    schema.add_argument("-o", "--output", help="write to this file instead of standard output")
+
+    dashboard = command("dashboard", "Show the fleet's sessions and their states.", _dashboard)
+    dashboard.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+    return parser
+
+
+def _tmux(args: argparse.Namespace) -> Tmux:
+    name = getattr(args, "socket_name", None) or os.environ.get("ORCHESTRATOR_SOCKET") or None
+    return Tmux(socket_name=name)
+
+
+def _up(args: argparse.Namespace) -> int:
+    plan = layout.load_fleet(args.layout)
+    tmux = _tmux(args)
+    report = fleet.up(plan, tmux)
+    if report.created:
+        print(
+            f"fleet {report.fleet}: started {len(report.started)} session(s) "
+            f"({', '.join(report.started)}) in {report.seconds * 1000:.0f} ms"
+        )
+    else:
+        print(f"fleet {report.fleet} is already up")
+        for label, names in (
+            ("running", report.running),
+            ("started", report.started),
+            ("restarted", report.restarted),
+        ):
+            if names:
+                print(f"  {label}: {', '.join(names)}")
+        if report.dashboard and report.dashboard != "running":
+            print(f"  dashboard: {report.dashboard}")
+    if args.detach:
+        flag = f" -L {tmux.socket_name}" if tmux.socket_name else ""
+        print(f"attach with: tmux{flag} attach -t {report.fleet}")
+        return 0
+    return fleet.attach(tmux, report.fleet, f"={report.fleet}:{fleet.AGENTS_WINDOW}")
+
+
+def _down(args: argparse.Namespace) -> int:
+    tmux = _tmux(args)
+    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    ended = fleet.down(tmux, name)
+    print(f"fleet {name} ended ({len(ended)} session(s): {', '.join(ended) or 'none'})")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    tmux = _tmux(args)
+    rows = fleet.status_rows(tmux, args.fleet)
+    if args.json:
+        print(fleet.dump_json(rows))
+        return 0
+    if not rows:
+        print("no sessions found (start a fleet with `orchestrator up`)")
+        return 0
+    print(_table(rows))
+    return 0
+
+
+def _age(since: object) -> str:
+    if not isinstance(since, float):
+        return ""
+    seconds = max(0, int(time.time() - since))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    headers = ("FLEET", "SESSION", "STATE", "FOR", "REASON", "PANE", "ROLE")
+    body = [
+        (
+            str(row["fleet"]),
+            str(row["name"]),
+            str(row["state"]),
+            _age(row["since"]),
+            str(row["reason"])[:50],
+            str(row["pane_id"]),
+            str(row["role"])[:40],
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in [headers, *body]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _layouts(args: argparse.Namespace) -> int:
+    del args
+    entries = layout.list_layouts()
+    if not entries:
+        print("no layouts found")
+        return 0
+    width = max(len(entry.name) for entry in entries)
+    for entry in entries:
+        note = "  (hidden by an earlier one)" if entry.shadowed else ""
+        default = " [default]" if entry.name == layout.DEFAULT_LAYOUT and not entry.shadowed else ""
+        print(f"{entry.name.ljust(width)}  {entry.origin:<8}  {entry.path}{default}{note}")
+        if entry.description:
+            print(f"{'':{width}}  {entry.description}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    path, origin = layout.locate_layout(args.file)
+    parsed = layout.load_layout(path)
+    plan = layout.resolve(parsed, path, origin=origin, check_commands=False)
+    print(f"{path}: ok: fleet {plan.name!r} with {len(plan.sessions)} session(s)")
+    try:
+        layout.resolve(parsed, path, origin=origin)
+    except OrchestratorError as exc:
+        print(f"warning: {exc}\n  (`orchestrator up` refuses to launch until this is fixed)")
+    for session in plan.sessions:
+        print(f"  {session.name}: {session.agent.name} in {session.cwd}: {' '.join(session.argv)}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    text = json.dumps(layout.json_schema(), indent=2) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:  # noqa: PTH123
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from orchestrator import placeholder_dashboard
+
+    tmux = _tmux(args)
+    return placeholder_dashboard.run(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``orchestrator`` and ``orc`` commands."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except OrchestratorError as exc:
+        print(f"orchestrator: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

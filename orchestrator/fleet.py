@@ -1,0 +1,506 @@
+"""Bring a fleet up, find it again, take it down.
+
+A fleet is one tmux session named after its layout: a ``dashboard`` window, and an ``agents``
+window holding one pane per agent session. Every pane is tagged with tmux user options
+(``@orc_fleet``, ``@orc_session``, ...) so that any later process finds the fleet from tmux alone,
+whoever started it.
+Creating a fleet is one chained tmux call, so it is fast and leaves no moment in which an agent
+runs untagged; if it fails, the half-made tmux session is killed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
+from orchestrator.layout import Fleet, SessionPlan
+from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
+
+AGENTS_WINDOW = "agents"
+DASHBOARD_WINDOW = "dashboard"
+DEFAULT_SIZE = (200, 50)
+
+PANE_FIELDS = (
+    "pane_id",
+    "pane_pid",
+    "pane_dead",
+    "pane_dead_status",
+    "pane_dead_signal",
+    "pane_title",
+    "pane_current_path",
+    "pane_current_command",
+    "pane_width",
+    "pane_height",
+    "session_name",
+    "window_name",
+    "window_index",
+    "pane_index",
+    "pane_active",
+    "window_active",
+    "@orc_fleet",
+    "@orc_session",
+    "@orc_kind",
+    "@orc_role",
+    "@orc_agent",
+    "@orc_cwd",
+    "@orc_started",
+    "@orc_state",
+    "@orc_since",
+    "@orc_reason",
+    "@orc_source",
+)
+
+
+@dataclass(frozen=True)
+class PaneInfo:
+    """One tagged pane as tmux reports it."""
+
+    fleet: str
+    name: str
+    kind: str
+    role: str
+    agent: str
+    cwd: str
+    pane_id: str
+    pane_pid: int | None
+    dead: bool
+    dead_status: int | None
+    dead_signal: int | None
+    title: str
+    current_command: str
+    width: int
+    height: int
+    window: str
+    active: bool
+    """The active pane of its window."""
+    window_active: bool
+    """Its window is the session's current window."""
+    started: float | None
+    state: str
+    since: float | None
+    reason: str
+    source: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, str]) -> PaneInfo:
+        """Build from a :meth:`Tmux.query` row of :data:`PANE_FIELDS`."""
+        return cls(
+            fleet=row.get("@orc_fleet", ""),
+            name=row.get("@orc_session", ""),
+            kind=row.get("@orc_kind", ""),
+            role=row.get("@orc_role", ""),
+            agent=row.get("@orc_agent", ""),
+            cwd=row.get("@orc_cwd", "") or row.get("pane_current_path", ""),
+            pane_id=row.get("pane_id", ""),
+            pane_pid=_int(row.get("pane_pid")),
+            dead=row.get("pane_dead") == "1",
+            dead_status=_int(row.get("pane_dead_status")),
+            dead_signal=_int(row.get("pane_dead_signal")),
+            title=row.get("pane_title", ""),
+            current_command=row.get("pane_current_command", ""),
+            width=_int(row.get("pane_width")) or 0,
+            height=_int(row.get("pane_height")) or 0,
+            window=row.get("window_name", ""),
+            active=row.get("pane_active") == "1",
+            window_active=row.get("window_active") == "1",
+            started=_float(row.get("@orc_started")),
+            state=row.get("@orc_state", ""),
+            since=_float(row.get("@orc_since")),
+            reason=row.get("@orc_reason", ""),
+            source=row.get("@orc_source", ""),
+        )
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def list_panes(tmux: Tmux, fleet: str | None = None) -> list[PaneInfo]:
+    """Every pane the tool tagged, on the whole server (one tmux call)."""
+    rows = tmux.query(["list-panes", "-a"], PANE_FIELDS)
+    panes = [PaneInfo.from_row(row) for row in rows if row.get("@orc_fleet")]
+    if fleet is not None:
+        panes = [pane for pane in panes if pane.fleet == fleet]
+    return panes
+
+
+def list_sessions(tmux: Tmux, fleet: str | None = None) -> list[PaneInfo]:
+    """The agent panes (not dashboards) the tool finds on the server."""
+    return [pane for pane in list_panes(tmux, fleet) if pane.kind == "agent"]
+
+
+def fleet_names(tmux: Tmux) -> list[str]:
+    """Names of the fleets on the server, in the order tmux lists them."""
+    rows = tmux.query(["list-sessions"], ("session_name", "@orc_fleet"))
+    return [row["session_name"] for row in rows if row.get("@orc_fleet")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Launch commands
+
+
+LaunchHook = Callable[[Fleet, SessionPlan, dict[str, str]], list[str]]
+"""Turns a session plan into the argv to run; detection adds e.g. Claude's ``--settings``."""
+
+
+def default_launch(fleet: Fleet, plan: SessionPlan, env: dict[str, str]) -> list[str]:
+    """The argv a session runs: its plan's argv as is."""
+    del fleet, env
+    return list(plan.argv)
+
+
+_launch_hooks: list[LaunchHook] = []
+
+
+def register_launch_hook(hook: LaunchHook) -> None:
+    """Let another module change how sessions are launched (e.g. add Claude hooks)."""
+    if hook not in _launch_hooks:
+        _launch_hooks.append(hook)
+
+
+def session_env(fleet: Fleet, plan: SessionPlan) -> dict[str, str]:
+    """The environment a session's pane gets on top of the tmux server's."""
+    env = dict(plan.env)
+    env["ORCHESTRATOR_FLEET"] = fleet.name
+    env["ORCHESTRATOR_SESSION"] = plan.name
+    return env
+
+
+def session_argv(fleet: Fleet, plan: SessionPlan, env: dict[str, str]) -> list[str]:
+    """The argv a session runs, after every registered launch hook."""
+    argv = default_launch(fleet, plan, env)
+    for hook in _launch_hooks:
+        argv = hook(fleet, dataclasses.replace(plan, argv=tuple(argv)), env)
+    return argv
+
+
+def _command_args(argv: Sequence[str]) -> list[str]:
+    # With two or more arguments tmux runs the program directly; a single argument would be
+    # handed to `sh -c` as shell code, so it is quoted to stay one word.
+    if len(argv) == 1:
+        return [shlex.quote(argv[0])]
+    return list(argv)
+
+
+def _pane_spec(fleet: Fleet, plan: SessionPlan) -> tuple[list[str], list[str]]:
+    """The ``-c/-e`` options and the command for a session's pane."""
+    env = session_env(fleet, plan)
+    argv = session_argv(fleet, plan, env)
+    options = ["-c", escape_format(str(plan.cwd))]
+    for key, value in env.items():
+        options += ["-e", f"{key}={value}"]
+    return options, ["--", *_command_args(argv)]
+
+
+def _tag_pane(target: str, fleet: Fleet, plan: SessionPlan) -> list[TmuxCommand]:
+    tags = {
+        "fleet": fleet.name,
+        "session": plan.name,
+        "kind": "agent",
+        "role": " ".join(plan.role.split()),
+        "agent": plan.agent.name,
+        "cwd": str(plan.cwd),
+        "started": f"{time.time():.3f}",
+    }
+    commands: list[TmuxCommand] = [
+        ["set-option", "-p", "-t", target, tag(key), value] for key, value in tags.items()
+    ]
+    commands.append(["select-pane", "-t", target, "-T", escape_format(plan.name)])
+    return commands
+
+
+def dashboard_argv(tmux: Tmux, fleet_name: str) -> list[str]:
+    """The command the dashboard window runs."""
+    argv = [sys.executable, "-m", "orchestrator"]
+    if tmux.socket_name:
+        argv += ["-L", tmux.socket_name]
+    return [*argv, "dashboard", fleet_name]
+
+
+# ---------------------------------------------------------------------------------------------
+# up / down
+
+
+@dataclass
+class UpReport:
+    """What ``up`` did."""
+
+    fleet: str
+    created: bool
+    started: list[str] = field(default_factory=list)
+    restarted: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
+    dashboard: str = ""
+    seconds: float = 0.0
+
+
+def up(
+    fleet: Fleet, tmux: Tmux, *, size: tuple[int, int] | None = None, dashboard: bool = True
+) -> UpReport:
+    """Create the fleet, or start what is missing or dead in a live one."""
+    tmux_version()
+    started = time.perf_counter()
+    if tmux.has_session(fleet.name):
+        report = _reconcile(fleet, tmux, dashboard=dashboard)
+    else:
+        report = _create(fleet, tmux, size or DEFAULT_SIZE, dashboard=dashboard)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _window_options(target: str) -> list[TmuxCommand]:
+    options: list[TmuxCommand] = [
+        ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
+        ["set-option", "-w", "-t", target, "pane-border-status", "top"],
+        [
+            "set-option",
+            "-w",
+            "-t",
+            target,
+            "pane-border-format",
+            " #{?@orc_session,#{@orc_session},#{pane_title}}"
+            "#{?@orc_state, [#{@orc_state}],} #{?pane_dead,(exit #{pane_dead_status}) ,}",
+        ],
+    ]
+    # Agents set their terminal title; where tmux can refuse that (3.4+), keep the session's name
+    # as the pane title. -q: older tmux does not know the option.
+    options.append(["set-option", "-q", "-w", "-t", target, "allow-set-title", "off"])
+    return options
+
+
+def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], *, dashboard: bool) -> UpReport:
+    name = fleet.name
+    agents = f"={name}:{AGENTS_WINDOW}"
+    dash_cmd = dashboard_argv(tmux, name) if dashboard else ["sh", "-c", "exec cat >/dev/null"]
+    commands: list[TmuxCommand] = [
+        [
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-n",
+            DASHBOARD_WINDOW,
+            "-x",
+            str(size[0]),
+            "-y",
+            str(size[1]),
+            "-c",
+            escape_format(str(fleet.source.parent)),
+            "--",
+            *_command_args(dash_cmd),
+        ],
+        ["set-option", "-t", f"={name}:", tag("fleet"), name],
+        ["set-option", "-t", f"={name}:", tag("layout"), str(fleet.source)],
+        ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("fleet"), name],
+        ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("kind"), "dashboard"],
+    ]
+    for index, plan in enumerate(fleet.sessions):
+        options, command = _pane_spec(fleet, plan)
+        if index == 0:
+            commands.append(
+                ["new-window", "-d", "-t", f"={name}:", "-n", AGENTS_WINDOW, *options, *command]
+            )
+            commands += _window_options(agents)
+        else:
+            commands.append(["split-window", "-t", agents, *options, *command])
+            # Re-tile after each split so that many panes never run out of room.
+            commands.append(["select-layout", "-t", agents, "tiled"])
+        commands += _tag_pane(agents, fleet, plan)
+    commands.append(["select-layout", "-t", agents, fleet.arrange])
+    commands.append(["select-pane", "-t", f"{agents}.0"])
+    commands.append(["select-window", "-t", agents])
+    try:
+        tmux.run(*commands)
+    except (TmuxError, OSError) as exc:
+        tmux.run(["kill-session", "-t", f"={name}"], check=False)
+        raise OrchestratorError(
+            f"could not create fleet {name!r}; nothing was left behind: {exc}"
+        ) from None
+    return UpReport(
+        fleet=name,
+        created=True,
+        started=[plan.name for plan in fleet.sessions],
+        dashboard="started" if dashboard else "",
+    )
+
+
+def _reconcile(fleet: Fleet, tmux: Tmux, *, dashboard: bool) -> UpReport:
+    name = fleet.name
+    owner = tmux.query(["list-sessions"], ("session_name", "@orc_fleet"))
+    if not any(row["session_name"] == name and row.get("@orc_fleet") == name for row in owner):
+        raise OrchestratorError(
+            f"a tmux session named {name!r} already exists and is not an orchestrator fleet",
+            hint="rename the layout's `name`, or end that tmux session first",
+        )
+    panes = list_panes(tmux, name)
+    by_name = {pane.name: pane for pane in panes if pane.kind == "agent"}
+    report = UpReport(fleet=name, created=False)
+    agents = f"={name}:{AGENTS_WINDOW}"
+    has_agents_window = any(pane.window == AGENTS_WINDOW for pane in panes)
+    commands: list[TmuxCommand] = []
+    for plan in fleet.sessions:
+        pane = by_name.get(plan.name)
+        options, command = _pane_spec(fleet, plan)
+        if pane is None:
+            if has_agents_window:
+                # Without -d the new pane becomes the active one, which is what gets tagged.
+                commands.append(["split-window", "-t", agents, *options, *command])
+                commands.append(["select-layout", "-t", agents, "tiled"])
+                commands += _tag_pane(agents, fleet, plan)
+            else:
+                commands.append(
+                    ["new-window", "-d", "-t", f"={name}:", "-n", AGENTS_WINDOW, *options, *command]
+                )
+                commands += _window_options(agents)
+                commands += _tag_pane(agents, fleet, plan)
+                has_agents_window = True
+            report.started.append(plan.name)
+        elif pane.dead:
+            commands.append(["respawn-pane", "-k", "-t", pane.pane_id, *options, *command])
+            commands += _tag_pane(pane.pane_id, fleet, plan)
+            report.restarted.append(plan.name)
+        else:
+            report.running.append(plan.name)
+    if commands:
+        commands.append(["select-layout", "-t", agents, fleet.arrange])
+        active = [pane.pane_id for pane in panes if pane.active and pane.window == AGENTS_WINDOW]
+        commands += [["select-pane", "-t", pane_id] for pane_id in active]
+    dash = [pane for pane in panes if pane.kind == "dashboard"]
+    if dashboard:
+        dash_cmd = _command_args(dashboard_argv(tmux, name))
+        if not dash:
+            commands += [
+                ["new-window", "-d", "-b", "-t", agents, "-n", DASHBOARD_WINDOW, "--", *dash_cmd],
+                ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("fleet"), name],
+                ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("kind"), "dashboard"],
+            ]
+            report.dashboard = "started"
+        elif dash[0].dead:
+            commands.append(["respawn-pane", "-k", "-t", dash[0].pane_id, "--", *dash_cmd])
+            report.dashboard = "restarted"
+        else:
+            report.dashboard = "running"
+    if commands:
+        tmux.run(*commands)
+    return report
+
+
+def down(tmux: Tmux, name: str) -> list[str]:
+    """End one fleet: kill its tmux session and nothing else. Returns the sessions it ended."""
+    if name not in fleet_names(tmux):
+        raise NotFoundError(
+            f"no fleet named {name!r} on this tmux server",
+            hint="run `orchestrator status` to see the fleets (and check -L/--socket-name)",
+        )
+    ended = [pane.name for pane in list_sessions(tmux, name)]
+    tmux.run(["kill-session", "-t", f"={name}"])
+    return ended
+
+
+def resolve_fleet_name(tmux: Tmux, name: str | None) -> str:
+    """The fleet a command means: the one named, the one we are inside, or the only one."""
+    names = fleet_names(tmux)
+    if name:
+        if name not in names:
+            raise NotFoundError(
+                f"no fleet named {name!r} on this tmux server",
+                hint="run `orchestrator status` to list fleets (and check -L/--socket-name)",
+            )
+        return name
+    inside = _current_tmux_session(tmux)
+    if inside in names:
+        return inside
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise NotFoundError(
+            "no fleet is running on this tmux server", hint="start one with `orchestrator up`"
+        )
+    raise OrchestratorError(
+        f"several fleets are running ({', '.join(names)}); name one",
+        hint="e.g. `orchestrator down NAME`",
+    )
+
+
+def _current_tmux_session(tmux: Tmux) -> str | None:
+    pane = os.environ.get("TMUX_PANE")
+    if not pane or not os.environ.get("TMUX"):
+        return None
+    rows = tmux.query(["display-message", "-p", "-t", pane], ("session_name",))
+    return rows[0]["session_name"] if rows else None
+
+
+def attach(tmux: Tmux, name: str, target: str | None = None) -> int:
+    """Attach to a fleet (or switch the client when already inside tmux); return the exit status."""
+    where = target or f"={name}"
+    if os.environ.get("TMUX"):
+        tmux.run(["switch-client", "-t", where])
+        return 0
+    if not sys.stdin.isatty():
+        raise OrchestratorError(
+            "cannot attach: standard input is not a terminal",
+            hint=f"use --detach, then `tmux{_socket_flag(tmux)} attach -t {name}`",
+        )
+    binary = shutil.which("tmux") or "tmux"
+    env = {k: v for k, v in os.environ.items() if k != "TMUX_PANE"}
+    os.execvpe(binary, [*tmux.base_args(), "attach-session", "-t", where], env)  # noqa: S606
+    return 0  # not reached: exec replaced this process
+
+
+def _socket_flag(tmux: Tmux) -> str:
+    return f" -L {tmux.socket_name}" if tmux.socket_name else ""
+
+
+def describe_state(pane: PaneInfo) -> tuple[str, str]:
+    """The state and reason we can tell from tmux alone (without the watcher)."""
+    if pane.dead:
+        if pane.dead_signal:
+            return "exited", f"killed by signal {pane.dead_signal}"
+        return "exited", f"exit status {pane.dead_status if pane.dead_status is not None else '?'}"
+    if pane.state and pane.state != "exited":
+        return pane.state, pane.reason
+    return "unknown", ""
+
+
+def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]:
+    """Rows for ``status --json``."""
+    rows: list[dict[str, object]] = []
+    for pane in list_sessions(tmux, fleet):
+        state, reason = describe_state(pane)
+        rows.append(
+            {
+                "fleet": pane.fleet,
+                "name": pane.name,
+                "role": pane.role,
+                "agent": pane.agent,
+                "pane_id": pane.pane_id,
+                "state": state,
+                "since": pane.since,
+                "reason": reason,
+                "cwd": pane.cwd,
+            }
+        )
+    return rows
+
+
+def dump_json(rows: list[dict[str, object]]) -> str:
+    """The JSON document ``status --json`` prints."""
+    return json.dumps({"sessions": rows}, indent=2)
