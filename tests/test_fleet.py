@@ -1,0 +1,284 @@
+"""up / down / status against a real tmux server on a private socket."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import libtmux
+import pytest
+
+from orchestrator import fleet, layout
+from orchestrator.cli import main
+from orchestrator.errors import OrchestratorError
+from orchestrator.tmux import Tmux
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def status_json(
+    server: libtmux.Server, capsys: pytest.CaptureFixture[str]
+) -> list[dict[str, object]]:
+    capsys.readouterr()
+    assert main(["-L", str(server.socket_name), "status", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    sessions: list[dict[str, object]] = data["sessions"]
+    return sessions
+
+
+def test_default_layout_gives_five_tagged_panes(
+    server: libtmux.Server,
+    fake_claude: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    work = tmp_path / "project"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("SHOULD_REACH_PANES", "from-server-env")
+    assert main(["-L", str(server.socket_name), "up", "--detach"]) == 0
+    assert "fleet parallel-5: started 5 session(s)" in capsys.readouterr().out
+
+    session = server.sessions.get(session_name="parallel-5")
+    assert session is not None
+    assert [w.window_name for w in session.windows] == ["dashboard", "agents"]
+    agents = session.windows.get(window_name="agents")
+    assert agents is not None
+    names = ["dev-1", "test-2", "research-3", "docs-4", "git-5"]
+    assert [pane.pane_title for pane in agents.panes] == names
+    assert agents.show_option("remain-on-exit") is True
+
+    wait_for(lambda: all((fake_claude / f"{name}.env").exists() for name in names))
+    for name in names:
+        assert (fake_claude / f"{name}.cwd").read_text().strip() == str(work)
+        env = (fake_claude / f"{name}.env").read_text().splitlines()
+        assert f"ORCHESTRATOR_SESSION={name}" in env
+        assert "ORCHESTRATOR_FLEET=parallel-5" in env
+        assert (fake_claude / f"{name}.argv").exists()
+
+    rows = status_json(server, capsys)
+    assert [row["name"] for row in rows] == names
+    pane_ids = {pane.pane_id for pane in agents.panes}
+    assert {row["pane_id"] for row in rows} == pane_ids
+    assert {row["fleet"] for row in rows} == {"parallel-5"}
+    assert rows[0]["role"] == "Primary implementation"
+    assert rows[0]["agent"] == "claude"
+    assert rows[0]["cwd"] == str(work)
+    assert set(rows[0]) == {
+        "fleet",
+        "name",
+        "role",
+        "agent",
+        "pane_id",
+        "state",
+        "since",
+        "reason",
+        "cwd",
+    }
+
+
+def shell_layout(tmp_path: Path, name: str = "team", extra: str = "") -> Path:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\n[defaults]\nagent = "shell"\n'
+        '[[sessions]]\nname = "one"\ncommand = ["sleep", "3600"]\n'
+        '[[sessions]]\nname = "two"\ncommand = ["sleep", "3600"]\n' + extra
+    )
+    return path
+
+
+def test_up_twice_duplicates_nothing_and_restarts_dead(
+    server: libtmux.Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = shell_layout(tmp_path, extra='[[sessions]]\nname = "brief"\ncommand = ["true"]\n')
+    socket = ["-L", str(server.socket_name)]
+    assert main([*socket, "up", str(path), "-d"]) == 0
+    tmux = Tmux.from_server(server)
+    wait_for(lambda: any(p.dead for p in fleet.list_sessions(tmux, "team")))
+    rows = status_json(server, capsys)
+    assert {str(r["name"]): r["state"] for r in rows}["brief"] == "exited"
+    assert {str(r["name"]): r["reason"] for r in rows}["brief"] == "exit status 0"
+
+    capsys.readouterr()
+    assert main([*socket, "up", str(path), "-d"]) == 0
+    out = capsys.readouterr().out
+    assert "fleet team is already up" in out
+    assert "running: one, two" in out
+    assert "restarted: brief" in out
+    panes = fleet.list_panes(tmux, "team")
+    assert sorted(p.name for p in panes if p.kind == "agent") == ["brief", "one", "two"]
+    assert len([p for p in panes if p.kind == "dashboard"]) == 1
+    assert len(server.sessions) == 1
+
+
+def test_up_adds_missing_session_and_dashboard(server: libtmux.Server, tmp_path: Path) -> None:
+    path = shell_layout(tmp_path)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux)
+    one = next(p for p in fleet.list_sessions(tmux, "team") if p.name == "one")
+    dash = next(p for p in fleet.list_panes(tmux, "team") if p.kind == "dashboard")
+    tmux.run(["kill-pane", "-t", one.pane_id], ["kill-pane", "-t", dash.pane_id])
+    report = fleet.up(layout.load_fleet(str(path)), tmux)
+    assert report.started == ["one"]
+    assert report.running == ["two"]
+    assert report.dashboard == "started"
+    panes = fleet.list_panes(tmux, "team")
+    assert sorted(p.name for p in panes if p.kind == "agent") == ["one", "two"]
+    assert [p.kind for p in panes].count("dashboard") == 1
+
+
+def test_down_ends_only_that_fleet(
+    server: libtmux.Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.new_session(session_name="unrelated")
+    socket = ["-L", str(server.socket_name)]
+    assert main([*socket, "up", str(shell_layout(tmp_path, "alpha")), "-d"]) == 0
+    assert main([*socket, "up", str(shell_layout(tmp_path, "beta")), "-d"]) == 0
+    assert main([*socket, "down", "alpha"]) == 0
+    assert "fleet alpha ended (2 session(s): one, two)" in capsys.readouterr().out
+    assert sorted(str(s.session_name) for s in server.sessions) == ["beta", "unrelated"]
+    assert main([*socket, "down", "alpha"]) == 1
+    assert "no fleet named 'alpha'" in capsys.readouterr().err
+    assert main([*socket, "down", "unrelated"]) == 1
+
+
+def test_up_refuses_a_foreign_session_of_the_same_name(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    server.new_session(session_name="team")
+    with pytest.raises(OrchestratorError, match="already exists and is not an orchestrator fleet"):
+        fleet.up(layout.load_fleet(str(shell_layout(tmp_path))), Tmux.from_server(server))
+
+
+def test_failure_half_way_leaves_nothing(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.new_session(session_name="keep")
+
+    def broken(target: str) -> list[list[str]]:
+        return [["set-option", "-w", "-t", target, "no-such-option", "x"]]
+
+    monkeypatch.setattr(fleet, "_window_options", broken)
+    with pytest.raises(OrchestratorError, match="nothing was left behind"):
+        fleet.up(layout.load_fleet(str(shell_layout(tmp_path))), Tmux.from_server(server))
+    assert [s.session_name for s in server.sessions] == ["keep"]
+
+
+def test_hostile_names_and_commands_are_passed_safely(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    out = tmp_path / "out.txt"
+    folder = tmp_path / "dir with 'quotes' #{pane_id} $(touch pwned)"
+    folder.mkdir()
+    evil = f"$(touch {marker}); `touch {marker}` ; touch {marker} #"
+    path = tmp_path / "evil.toml"
+    script = 'printf "%s|%s|%s" "$1" "$EVIL" "$PWD" > "$0";'
+    command = json.dumps(["sh", "-c", script, str(out), evil])
+    path.write_text(
+        'name = "evil_1-x"\n[[sessions]]\nname = "s-1"\nagent = "shell"\n'
+        f"cwd = {json.dumps(str(folder))}\n"
+        f"command = {command}\n"
+        f"env = {{ EVIL = {json.dumps(evil)} }}\n"
+        f"role = {json.dumps(evil)}\n"
+    )
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux)
+    wait_for(out.exists)
+    wait_for(lambda: out.read_text().count("|") == 2)
+    assert out.read_text() == f"{evil}|{evil}|{folder}"
+    assert not marker.exists()
+    assert fleet.list_sessions(tmux)[0].role == evil
+
+
+def test_status_with_no_server(server: libtmux.Server, capsys: pytest.CaptureFixture[str]) -> None:
+    assert status_json(server, capsys) == []
+    assert main(["-L", str(server.socket_name), "status"]) == 0
+    assert "no sessions found" in capsys.readouterr().out
+
+
+def test_socket_from_environment(
+    server: libtmux.Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_SOCKET", str(server.socket_name))
+    assert main(["up", str(shell_layout(tmp_path)), "-d"]) == 0
+    assert server.sessions.get(session_name="team") is not None
+
+
+def test_bad_input_launches_nothing(
+    server: libtmux.Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    socket = ["-L", str(server.socket_name)]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[[sessions]]\nname = "a"\nagent = "shell"\ncwd = "missing"\n')
+    assert main([*socket, "up", str(bad), "-d"]) == 2
+    assert "cwd: folder" in capsys.readouterr().err
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither claude nor tmux can be found
+    assert main([*socket, "up", "parallel-5", "-d"]) == 2
+    assert "'claude' was not found on PATH" in capsys.readouterr().err
+    assert not server.is_alive()
+
+
+def test_tmux_missing_or_too_old(
+    server: libtmux.Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = shell_layout(tmp_path)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sleep",):
+        (bin_dir / tool).symlink_to(f"/bin/{tool}")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert main(["-L", str(server.socket_name), "up", str(path), "-d"]) == 2
+    assert "tmux was not found on PATH" in capsys.readouterr().err
+    old = bin_dir / "tmux"
+    old.write_text("#!/bin/sh\necho 'tmux 3.1c'\n")
+    old.chmod(0o755)
+    assert main(["-L", str(server.socket_name), "up", str(path), "-d"]) == 2
+    assert "tmux 3.1c is too old: orchestrator needs tmux 3.2 or newer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["up"], ["down"], ["status"], ["layouts"], ["validate"], ["schema"], ["dashboard"]],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert "usage: orchestrator" in proc.stdout
+    assert "--socket-name" in proc.stdout
+
+
+def test_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("orchestrator 0.")

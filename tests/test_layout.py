@@ -1,0 +1,268 @@
+"""Layout files: validation, errors that name the line and field, lookup, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator import layout, paths
+from orchestrator.cli import main
+from orchestrator.errors import LayoutError
+
+GOOD = """\
+name = "team"
+description = "a test fleet"
+arrange = "even-horizontal"
+
+[env]
+SHARED = "1"
+
+[defaults]
+agent = "shell"
+args = ["--flag"]
+env = { FROM_DEFAULTS = "yes" }
+
+[[sessions]]
+name = "dev-1"
+role = "Primary implementation"
+command = "sh -c 'echo hi'"
+
+[[sessions]]
+name = "test_2"
+cwd = "sub"
+command = ["sleep", "10"]
+env = { SHARED = "2" }
+prompt = "run the tests"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "layout.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_layout_resolves(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    fleet = layout.load_fleet(str(write(tmp_path, GOOD)))
+    assert fleet.name == "team"
+    assert fleet.arrange == "even-horizontal"
+    dev, test = fleet.sessions
+    assert dev.argv == ("sh", "-c", "echo hi")
+    assert dev.cwd == tmp_path
+    assert dev.env == {"SHARED": "1", "FROM_DEFAULTS": "yes"}
+    assert test.argv == ("sleep", "10")
+    assert test.cwd == tmp_path / "sub"
+    assert test.env["SHARED"] == "2"
+    assert test.prompt == "run the tests"
+
+
+def test_profile_default_command_gets_default_args(tmp_path: Path) -> None:
+    text = '[defaults]\nagent = "shell"\nargs = ["-i"]\n[[sessions]]\nname = "a"\n'
+    fleet = layout.load_fleet(str(write(tmp_path, 'name = "x"\n' + text)))
+    assert fleet.sessions[0].argv[-1] == "-i"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'name = "x"\n[[sessions]]\nname = "a"\nagnet = "shell"\n',
+            r"line 4, sessions\[0\] \(a\)\.agnet: unknown key",
+        ),
+        ('name = "x"\ncolour = 1\n[[sessions]]\nname = "a"\n', r"line 2, colour: unknown key"),
+        (
+            'name = "x"\n[[sessions]]\nname = "a"\nenv = "A=1"\n',
+            r"line 4, sessions\[0\] \(a\)\.env: .*dictionary",
+        ),
+        (
+            'name = "x"\n[[sessions]]\nname = "a"\n[[sessions]]\nname = "a"\n',
+            r"two sessions are named 'a'",
+        ),
+        (
+            'name = "x"\n[[sessions]]\nname = "a b"\n',
+            r"line 3, sessions\[0\] \(a b\)\.name: use only letters",
+        ),
+        (
+            'name = "x"\n[[sessions]]\nname = "a;rm"\n',
+            r"sessions\[0\] \(a;rm\)\.name: use only letters",
+        ),
+        ('name = "x y"\n[[sessions]]\nname = "a"\n', r"line 1, name: use only letters"),
+        ('name = "x"\n', r"sessions: Field required"),
+        ('name = "x"\n[[sessions]]\nname = "a"\ncommand = ""\n', r"command is empty"),
+        (
+            'name = "x"\narrange = "spiral"\n[[sessions]]\nname = "a"\n',
+            r"line 2, arrange: Input should be",
+        ),
+        (
+            'name = "x"\n[defaults]\nworktree = "maybe"\n[[sessions]]\nname = "a"\n',
+            r"line 3, defaults\.worktree",
+        ),
+    ],
+)
+def test_invalid_layouts_name_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(LayoutError, match=expected) as info:
+        layout.load_fleet(str(path))
+    assert str(path) in str(info.value)
+
+
+def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'name = "x"\n[[sessions]\nname = "a"\n')
+    with pytest.raises(LayoutError, match=r"not valid TOML: .*line 2"):
+        layout.load_fleet(str(path))
+
+
+def test_missing_file() -> None:
+    with pytest.raises(LayoutError, match=r"nope\.toml: no such layout file"):
+        layout.load_fleet("nope.toml")
+
+
+def test_unknown_layout_name() -> None:
+    with pytest.raises(LayoutError, match="no layout named 'no-such-fleet'"):
+        layout.load_fleet("no-such-fleet")
+
+
+def test_missing_cwd(tmp_path: Path) -> None:
+    path = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "shell"\ncwd = "gone"\n')
+    with pytest.raises(
+        LayoutError, match=r"sessions\[0\] \(a\): cwd: folder .*gone does not exist"
+    ):
+        layout.load_fleet(str(path))
+
+
+def test_unknown_agent(tmp_path: Path) -> None:
+    path = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "gpt"\n')
+    with pytest.raises(LayoutError, match=r"unknown agent 'gpt'.*\n.*use one of: claude, shell"):
+        layout.load_fleet(str(path))
+
+
+def test_command_not_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    path = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "claude"\n')
+    with pytest.raises(
+        LayoutError, match=r"'claude' was not found on PATH\n  hint: install Claude"
+    ):
+        layout.load_fleet(str(path))
+
+
+def test_session_env_path_is_used_to_find_command(tmp_path: Path) -> None:
+    tool = tmp_path / "bin" / "mytool"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    text = (
+        'name = "x"\n[[sessions]]\nname = "a"\nagent = "shell"\ncommand = "mytool"\n'
+        f'env = {{ PATH = "{tool.parent}" }}\n'
+    )
+    assert layout.load_fleet(str(write(tmp_path, text))).sessions[0].argv == ("mytool",)
+
+
+def test_command_string_is_split_without_a_shell(tmp_path: Path) -> None:
+    text = (
+        'name = "x"\n[[sessions]]\nname = "a"\nagent = "shell"\n'
+        """command = "echo 'a b' \\"c;d\\" $(whoami) `id` | wc"\n"""
+    )
+    argv = layout.load_fleet(str(write(tmp_path, text))).sessions[0].argv
+    assert argv == ("echo", "a b", "c;d", "$(whoami)", "`id`", "|", "wc")
+
+
+def test_root_is_relative_to_the_layout_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "proj" / "src").mkdir(parents=True)
+    path = write(
+        tmp_path / "proj", 'name = "x"\nroot = "src"\n[[sessions]]\nname = "a"\nagent = "shell"\n'
+    )
+    monkeypatch.chdir("/")
+    assert layout.load_fleet(str(path)).sessions[0].cwd == tmp_path / "proj" / "src"
+
+
+def test_builtin_layout_root_is_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    fleet = layout.load_fleet(None, check_commands=False)
+    assert fleet.name == "parallel-5"
+    assert {session.cwd for session in fleet.sessions} == {tmp_path}
+
+
+def test_lookup_order_project_then_user_then_builtin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    user_dir = paths.config_dir() / "layouts"
+    user_dir.mkdir(parents=True)
+    write(user_dir, 'name = "mine"\n[[sessions]]\nname = "u"\nagent = "shell"\n', "parallel-5.toml")
+    assert layout.find_layout("parallel-5") == (user_dir / "parallel-5.toml").resolve()
+    (tmp_path / "layouts").mkdir()
+    write(
+        tmp_path / "layouts",
+        'name = "proj"\n[[sessions]]\nname = "p"\nagent = "shell"\n',
+        "parallel-5.toml",
+    )
+    assert layout.find_layout("parallel-5") == (tmp_path / "layouts" / "parallel-5.toml").resolve()
+    entries = [entry for entry in layout.list_layouts() if entry.name == "parallel-5"]
+    assert [(e.origin, e.shadowed) for e in entries] == [
+        ("project", False),
+        ("user", True),
+        ("built-in", True),
+    ]
+
+
+def test_default_layout_is_the_five_roles() -> None:
+    fleet = layout.load_fleet(None, check_commands=False)
+    assert [(s.name, s.role, s.agent.name) for s in fleet.sessions] == [
+        ("dev-1", "Primary implementation", "claude"),
+        ("test-2", "Testing", "claude"),
+        ("research-3", "Research and exploration", "claude"),
+        ("docs-4", "Documentation", "claude"),
+        ("git-5", "Git operations", "claude"),
+    ]
+
+
+def shipped_layouts(root: Path) -> list[Path]:
+    return sorted([*root.glob("layouts/*.toml"), *root.glob("examples/*.toml")])
+
+
+def test_every_shipped_layout_and_example_validates(
+    repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(repo_root)
+    files = shipped_layouts(repo_root)
+    assert len(files) >= 4
+    for path in files:
+        fleet = layout.resolve(layout.load_layout(path), path, check_commands=False)
+        assert fleet.sessions, path
+
+
+def test_schema_file_is_current(repo_root: Path) -> None:
+    on_disk = json.loads((repo_root / "layouts" / "schema.json").read_text())
+    assert on_disk == layout.json_schema(), "run: orchestrator schema -o layouts/schema.json"
+
+
+def test_schema_rejects_unknown_keys() -> None:
+    schema = layout.json_schema()
+    assert schema["additionalProperties"] is False
+    assert schema["$defs"]["Session"]["additionalProperties"] is False
+    assert "description" in schema["$defs"]["Session"]["properties"]["prompt"]
+
+
+def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = write(
+        tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "shell"\ncommand = "sleep 1"\n'
+    )
+    assert main(["validate", str(good)]) == 0
+    assert "ok: fleet 'x' with 1 session(s)" in capsys.readouterr().out
+    bad = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nbogus = 1\n', "bad.toml")
+    assert main(["validate", str(bad)]) == 2
+    assert "line 4, sessions[0] (a).bogus: unknown key" in capsys.readouterr().err
+
+
+def test_layouts_command_lists_builtin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["layouts"]) == 0
+    out = capsys.readouterr().out
+    assert "parallel-5" in out
+    assert "[default]" in out
