@@ -1,0 +1,255 @@
+"""Claude Code hooks: the per-session settings file, the hook command, and reading its events.
+
+``up`` starts each Claude session with ``--settings <file>``; Claude merges those hooks with the
+user's own settings (which are never edited). Every hook runs one tiny ``sh`` command that appends
+the event to the session's private ``events.jsonl`` (about 5 ms; a Python hook would cost 35-90 ms
+in Claude's path). The command always exits 0, so a full disk or a removed folder never blocks or
+fails Claude.
+
+Trust: the folder is 0700 and its files 0600, and each line starts with a random token that only
+this session's settings file knows, so a line written by anything else is ignored; an event whose
+``session_id`` is not the one this pane's Claude announced (SessionStart) is ignored too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import paths
+from orchestrator.detect.model import State
+
+HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "StopFailure",
+    "SubagentStop",
+    "PreCompact",
+    "SessionEnd",
+)
+MAX_LINE = 65536
+"""Longer event lines are cut by the hook command (and then fail to parse, and are ignored)."""
+MAX_READ = 4 * 1024 * 1024
+"""At most this much is read from an events file in one go, so a flood cannot stall the watcher."""
+
+
+def session_dir(fleet: str, session: str, runtime: Path | None = None) -> Path:
+    """The private folder of one session's hook files."""
+    return (runtime or paths.runtime_dir()) / "fleets" / fleet / session
+
+
+def hook_command(events: Path, token: str) -> str:
+    """The shell command every hook runs: stamp, flatten, cap and append the event; exit 0."""
+    # JSON needs no newline to be valid, so deleting them makes one event one line; `cut` caps
+    # the line while still draining stdin (Claude never sees a broken pipe).
+    return (
+        f"{{ printf '%s %s ' {shlex.quote(token)} \"$(date +%s.%N)\"; "
+        f"tr -d '\\n\\r' | cut -b 1-{MAX_LINE}; }} >> {shlex.quote(str(events))} 2>/dev/null; "
+        "exit 0"
+    )
+
+
+def settings(
+    events: Path, token: str, events_names: tuple[str, ...] = HOOK_EVENTS
+) -> dict[str, Any]:
+    """The ``--settings`` document that installs our hooks."""
+    command = {"type": "command", "command": hook_command(events, token), "timeout": 5}
+    return {"hooks": {name: [{"matcher": "*", "hooks": [command]}] for name in events_names}}
+
+
+@dataclass(frozen=True)
+class HookFiles:
+    """Where one session's hook files are."""
+
+    folder: Path
+    settings: Path
+    events: Path
+    token: str
+
+
+def prepare(fleet: str, session: str, runtime: Path | None = None) -> HookFiles:
+    """Create (or reuse) a session's private hook folder, token and settings file."""
+    folder = session_dir(fleet, session, runtime)
+    # Every level is made private, not just the leaf: the runtime folder may be new too.
+    for level in (folder.parents[2], folder.parents[1], folder.parent, folder):
+        paths.ensure_private_dir(level)
+    token_file = folder / "token"
+    try:
+        token = token_file.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        token = ""
+    if len(token) < 32:
+        token = secrets.token_hex(16)
+        _write_private(token_file, token)
+    events = folder / "events.jsonl"
+    if not events.exists():
+        _write_private(events, "")
+    settings_file = folder / "settings.json"
+    _write_private(settings_file, json.dumps(settings(events, token), indent=2))
+    return HookFiles(folder, settings_file, events, token)
+
+
+def read_token(folder: Path) -> str | None:
+    """The token of a prepared session folder, or None."""
+    try:
+        token = (folder / "token").read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return token or None
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Events
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """One hook event as written by the hook command."""
+
+    at: float
+    name: str
+    session_id: str
+    data: dict[str, Any] = field(repr=False)
+
+
+def parse_line(line: bytes, token: str) -> HookEvent | None:
+    """Parse one events line; None for anything that is not a well-formed event of ours."""
+    parts = line.split(b" ", 2)
+    if len(parts) != 3 or not secrets.compare_digest(parts[0], token.encode()):
+        return None
+    try:
+        at = float(parts[1])
+        data = json.loads(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    name = data.get("hook_event_name")
+    session_id = data.get("session_id", "")
+    if not isinstance(name, str) or not isinstance(session_id, str):
+        return None
+    return HookEvent(at=at, name=name, session_id=session_id, data=data)
+
+
+@dataclass
+class EventReader:
+    """Reads a session's events file incrementally, from where it last stopped."""
+
+    path: Path
+    token: str
+    offset: int = 0
+    session_id: str = ""
+    """The Claude session this pane runs, from its latest SessionStart."""
+    rejected: int = 0
+
+    def read(self) -> list[HookEvent]:
+        """New events since the last call (a partial last line waits for the next call)."""
+        try:
+            with self.path.open("rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size < self.offset:  # truncated or replaced: start over
+                    self.offset = 0
+                handle.seek(self.offset)
+                chunk = handle.read(MAX_READ)
+        except OSError:
+            return []
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            if len(chunk) >= MAX_READ:  # one enormous line: skip it
+                self.offset += len(chunk)
+            return []
+        self.offset += end + 1
+        events: list[HookEvent] = []
+        for line in chunk[:end].split(b"\n"):
+            event = parse_line(line, self.token) if line else None
+            if event is None:
+                self.rejected += bool(line)
+                continue
+            if event.name == "SessionStart":
+                self.session_id = event.session_id
+            elif self.session_id and event.session_id != self.session_id:
+                self.rejected += 1
+                continue
+            events.append(event)
+        return events
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _relative(path: str, cwd: str) -> str:
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(cwd))
+    return path
+
+
+def tool_reason(tool: str, tool_input: Any, cwd: str = "") -> str:
+    """A person's summary of what a tool wants: "Bash: npm test", "permission to write x"."""
+    data = tool_input if isinstance(tool_input, dict) else {}
+    if tool == "Bash" and isinstance(data.get("command"), str):
+        return _short(f"Bash: {data['command']}")
+    if tool == "AskUserQuestion":
+        questions = data.get("questions")
+        if isinstance(questions, list) and questions and isinstance(questions[0], dict):
+            return _short(f"question: {questions[0].get('question', '')}")
+        return "question"
+    target = data.get("file_path") or data.get("notebook_path") or data.get("path")
+    verbs = {"Write": "write", "Edit": "edit", "MultiEdit": "edit", "NotebookEdit": "edit"}
+    if isinstance(target, str) and tool in verbs:
+        return _short(f"permission to {verbs[tool]} {_relative(target, cwd)}")
+    if tool == "WebFetch" and isinstance(data.get("url"), str):
+        return _short(f"WebFetch: {data['url']}")
+    return f"permission for {tool}" if tool else "permission"
+
+
+def state_of(event: HookEvent) -> tuple[State, str] | None:
+    """The state a hook event announces, with its reason; None for events that say nothing."""
+    data = event.data
+    tool = str(data.get("tool_name", ""))
+    cwd = str(data.get("cwd", ""))
+    match event.name:
+        case "SessionStart":
+            return State.IDLE, f"session started ({data.get('source', 'startup')})"
+        case "UserPromptSubmit":
+            return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
+        case "PreToolUse" | "PostToolUse":
+            if tool == "AskUserQuestion" and event.name == "PreToolUse":
+                return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
+            return State.WORKING, _short(f"{tool}") if tool else "working"
+        case "PermissionRequest":
+            return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
+        case "Notification":
+            if data.get("notification_type") == "permission_prompt":
+                return State.AWAITING_INPUT, _short(str(data.get("message", "permission")))
+            return None
+        case "Stop" | "SubagentStop":
+            return (State.IDLE, "turn finished") if event.name == "Stop" else None
+        case "StopFailure":
+            return State.IDLE, _short(
+                "turn failed: " + str(data.get("error", data.get("reason", "")))
+            )
+        case "SessionEnd":
+            return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
+        case _:
+            return None

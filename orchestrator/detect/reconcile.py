@@ -1,0 +1,231 @@
+"""Reconcile the four signals into one state per session, with the reason and the evidence.
+
+Order of trust:
+
+1. **process**: a dead pane, or an agent gone from under its wrapper shell, is ``exited``; nothing
+   else can say otherwise.
+2. **screen, awaiting**: a menu or dialog on screen needs the user, whatever the hooks said last.
+3. **hooks**: exact and instant, but with gaps: Esc at a prompt fires nothing, ``kill -9`` fires
+   nothing. A hook state is trusted while it is fresh (``GRACE`` seconds) or while the screen agrees
+   or says nothing; once the screen has shown something else for longer, the screen wins.
+4. **screen, working/idle**: the latest marker on screen; idle only once the screen has been still
+   for ``STILL`` seconds (a spinner between two frames looks like a prompt).
+5. **registry**: Claude's own status file, when nothing above decided.
+
+Each verdict keeps every signal, so ``explain`` can show what each source said and why one won.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orchestrator.detect.hooks import HookEvent, state_of
+from orchestrator.detect.model import Signal, Source, State, Verdict
+from orchestrator.detect.registry import RegistryEntry
+from orchestrator.detect.screen import RuleSet, ScreenMatch, classify
+
+GRACE = 2.0
+"""Seconds a hook state holds against a screen that does not (yet) show it."""
+STILL = 1.5
+"""Seconds a screen must stay unchanged before an idle prompt counts as idle."""
+STARTING = 30.0
+"""Seconds after launch during which a session with no signal yet is ``starting``."""
+SHELLS = ("sh", "bash", "zsh", "fish", "dash", "ksh", "tcsh", "csh")
+
+
+@dataclass(frozen=True)
+class ProcessFacts:
+    """What tmux and the process table say about a pane."""
+
+    dead: bool = False
+    dead_status: int | None = None
+    dead_signal: int | None = None
+    agent_alive: bool | None = None
+    """None when the profile names no agent process or the tree was not looked at."""
+    current_command: str = ""
+
+
+def process_signal(facts: ProcessFacts, now: float, age: float) -> Signal:
+    """The process's word: exited, or nothing."""
+    if facts.dead:
+        if facts.dead_signal:
+            reason = f"killed by signal {facts.dead_signal}"
+        else:
+            status = facts.dead_status if facts.dead_status is not None else "?"
+            reason = f"exit status {status}"
+        return Signal(Source.PROCESS, State.EXITED, reason, now, "pane_dead=1")
+    if facts.agent_alive is False and facts.current_command in SHELLS and age > 3.0:
+        return Signal(
+            Source.PROCESS,
+            State.EXITED,
+            f"agent exited; {facts.current_command} remains",
+            now,
+            f"no agent process under the pane ({facts.current_command})",
+        )
+    return Signal(Source.PROCESS, None, "running", now, facts.current_command)
+
+
+def hook_signal(event: HookEvent | None, state: tuple[State, str] | None) -> Signal:
+    """The latest meaningful hook event's word."""
+    if event is None or state is None:
+        return Signal(Source.HOOK, None, "no hook event yet")
+    return Signal(Source.HOOK, state[0], state[1], event.at, event.name)
+
+
+def registry_signal(entry: RegistryEntry | None) -> Signal:
+    """Claude's registry's word."""
+    if entry is None or entry.state is None:
+        return Signal(Source.REGISTRY, None, "no registry entry")
+    reason = entry.waiting_for or entry.status
+    return Signal(
+        Source.REGISTRY, entry.state, reason, entry.updated, f"{entry.path.name}: {entry.status}"
+    )
+
+
+@dataclass
+class SessionTracker:
+    """Holds one session's signals between rounds and decides its state."""
+
+    rules: RuleSet | None
+    started: float
+    has_hooks: bool = False
+    screen_text: str = ""
+    screen_changed: float = 0.0
+    screen_seen: float = 0.0
+    match: ScreenMatch | None = None
+    hook_event: HookEvent | None = None
+    hook_state: tuple[State, str] | None = None
+    registry: RegistryEntry | None = None
+    facts: ProcessFacts = field(default_factory=ProcessFacts)
+    verdict: Verdict | None = None
+    since: float = 0.0
+
+    def see_screen(self, text: str, now: float) -> None:
+        """Record a capture of the pane."""
+        self.screen_seen = now
+        if text != self.screen_text or not self.screen_changed:
+            self.screen_text = text
+            self.screen_changed = now
+            self.match = classify(text, self.rules) if self.rules else None
+
+    def see_hooks(self, events: list[HookEvent]) -> None:
+        """Record new hook events; the last one that says something wins."""
+        for event in events:
+            state = state_of(event)
+            if state is not None:
+                self.hook_event, self.hook_state = event, state
+
+    def decide(self, now: float) -> tuple[Verdict, bool]:
+        """Reconcile the signals; return the verdict and whether the state changed."""
+        verdict = self._reconcile(now)
+        changed = self.verdict is None or verdict.state != self.verdict.state
+        if changed:
+            decided_at = next(
+                (s.since for s in verdict.signals if s.source == verdict.source and s.since), now
+            )
+            self.since = min(now, decided_at) if decided_at else now
+        self.verdict = verdict
+        return verdict, changed
+
+    def screen_signal(self, now: float) -> Signal:
+        """The screen's word, idle only once the screen has been still."""
+        if not self.screen_seen:
+            return Signal(Source.SCREEN, None, "not captured yet")
+        if self.rules is None:
+            # No rules for this profile: output activity is all there is.
+            if not self.screen_text.strip():
+                return Signal(Source.SCREEN, None, "blank screen", self.screen_changed)
+            still = now - self.screen_changed
+            if still < STILL:
+                return Signal(Source.SCREEN, State.WORKING, "output", self.screen_changed, "output")
+            return Signal(
+                Source.SCREEN,
+                State.IDLE,
+                "quiet",
+                self.screen_changed,
+                f"no output for {still:.0f}s",
+            )
+        if self.match is None:
+            return Signal(Source.SCREEN, None, "no rule matches", self.screen_changed)
+        state = self.match.state
+        if state == State.IDLE and now - self.screen_changed < STILL:
+            return Signal(
+                Source.SCREEN,
+                None,
+                f"idle prompt, not yet still ({now - self.screen_changed:.1f}s)",
+                self.screen_changed,
+                self.match.line,
+            )
+        return Signal(Source.SCREEN, state, self.match.reason, self.screen_changed, self.match.line)
+
+    def _reconcile(self, now: float) -> Verdict:
+        age = now - self.started
+        proc = process_signal(self.facts, now, age)
+        hook = hook_signal(self.hook_event, self.hook_state)
+        screen = self.screen_signal(now)
+        registry = registry_signal(self.registry)
+        signals = (proc, hook, screen, registry)
+
+        def verdict(signal: Signal, note: str, reason: str | None = None) -> Verdict:
+            assert signal.state is not None
+            return Verdict(signal.state, reason or signal.reason, signal.source, signals, note)
+
+        if proc.state == State.EXITED:
+            return verdict(proc, "the process decides an exit")
+        hook_fresh = hook.since is not None and now - hook.since <= GRACE
+        # Has the screen been read since the hook event had time to show on it?
+        screen_checked = (
+            self.rules is not None
+            and hook.since is not None
+            and self.screen_seen >= hook.since + GRACE
+        )
+        if screen.state == State.AWAITING_INPUT:
+            if hook.state == State.AWAITING_INPUT:
+                return verdict(hook, "hook and screen agree", hook.reason)
+            return verdict(screen, "a prompt is on screen")
+        if hook.state == State.EXITED:
+            return verdict(hook, "SessionEnd hook; the process is on its way out")
+        if hook.state == State.AWAITING_INPUT and (hook_fresh or not screen_checked):
+            return verdict(hook, "permission hook; the screen has not caught up yet")
+        # Past this point an awaiting hook is stale: the prompt left the screen without a hook
+        # (Esc, or answered), so the screen decides.
+        if screen.state == State.WORKING:
+            reason = hook.reason if hook.state == State.WORKING else screen.reason
+            return verdict(screen, "working marker on screen", reason)
+        if hook.state == State.WORKING:
+            if hook_fresh:
+                return verdict(hook, "fresh hook event")
+            if screen.state != State.IDLE:
+                return verdict(hook, "hook says working; the screen does not contradict it")
+        if screen.state == State.IDLE:
+            stale = hook.state is not None and hook.state != State.IDLE
+            note = "idle prompt, screen still" + ("; hook state is stale" if stale else "")
+            return verdict(screen, note)
+        if hook.state is not None:
+            return verdict(hook, "latest hook event")
+        if registry.state is not None:
+            return verdict(registry, "Claude's session registry")
+        if screen.state is not None:
+            return verdict(screen, "screen activity")
+        settling = self.match is not None and self.match.state == State.IDLE
+        if settling and self.verdict is not None and self.verdict.state != State.EXITED:
+            # An idle prompt that is not still yet: keep the last state rather than flicker.
+            last = self.verdict
+            return Verdict(last.state, last.reason, last.source, signals, "screen settling")
+        if age < STARTING:
+            return Verdict(State.STARTING, "starting", Source.LAUNCH, signals, "no signal yet")
+        return Verdict(State.UNKNOWN, "no signal", Source.LAUNCH, signals, "no source has a state")
+
+    def next_check(self, now: float) -> float | None:
+        """When the verdict could change with no new input (a stale hook, a settled screen)."""
+        times = []
+        if self.hook_event is not None and now < self.hook_event.at + GRACE:
+            times.append(self.hook_event.at + GRACE)
+        settling = self.rules is None or (self.match is not None and self.match.state == State.IDLE)
+        if settling and self.screen_changed and now < self.screen_changed + STILL:
+            times.append(self.screen_changed + STILL)
+        return min(times) if times else None
+
+    def wants_capture(self) -> bool:
+        """Whether the screen should be read again: a hook event arrived since the last read."""
+        return self.hook_event is not None and self.hook_event.at > self.screen_seen
