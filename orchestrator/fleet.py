@@ -10,16 +10,16 @@ runs untagged; if it fails, the half-made tmux session is killed.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shlex
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from orchestrator import launch
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
 from orchestrator.layout import Fleet, SessionPlan
 from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
@@ -157,39 +157,12 @@ def fleet_names(tmux: Tmux) -> list[str]:
 # Launch commands
 
 
-LaunchHook = Callable[[Fleet, SessionPlan, dict[str, str]], list[str]]
-"""Turns a session plan into the argv to run; detection adds e.g. Claude's ``--settings``."""
-
-
-def default_launch(fleet: Fleet, plan: SessionPlan, env: dict[str, str]) -> list[str]:
-    """The argv a session runs: its plan's argv as is."""
-    del fleet, env
-    return list(plan.argv)
-
-
-_launch_hooks: list[LaunchHook] = []
-
-
-def register_launch_hook(hook: LaunchHook) -> None:
-    """Let another module change how sessions are launched (e.g. add Claude hooks)."""
-    if hook not in _launch_hooks:
-        _launch_hooks.append(hook)
-
-
 def session_env(fleet: Fleet, plan: SessionPlan) -> dict[str, str]:
     """The environment a session's pane gets on top of the tmux server's."""
     env = dict(plan.env)
     env["ORCHESTRATOR_FLEET"] = fleet.name
     env["ORCHESTRATOR_SESSION"] = plan.name
     return env
-
-
-def session_argv(fleet: Fleet, plan: SessionPlan, env: dict[str, str]) -> list[str]:
-    """The argv a session runs, after every registered launch hook."""
-    argv = default_launch(fleet, plan, env)
-    for hook in _launch_hooks:
-        argv = hook(fleet, dataclasses.replace(plan, argv=tuple(argv)), env)
-    return argv
 
 
 def _command_args(argv: Sequence[str]) -> list[str]:
@@ -203,7 +176,7 @@ def _command_args(argv: Sequence[str]) -> list[str]:
 def _pane_spec(fleet: Fleet, plan: SessionPlan) -> tuple[list[str], list[str]]:
     """The ``-c/-e`` options and the command for a session's pane."""
     env = session_env(fleet, plan)
-    argv = session_argv(fleet, plan, env)
+    argv = launch.agent_argv(fleet.name, plan)
     options = ["-c", escape_format(str(plan.cwd))]
     for key, value in env.items():
         options += ["-e", f"{key}={value}"]

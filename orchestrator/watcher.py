@@ -1,0 +1,616 @@
+"""The watcher: every session's state, pushed, not polled.
+
+One watcher per fleet (a lock file makes sure of it). It sleeps until something happens:
+
+- **tmux pushes** through a control-mode client (``tmux -C``, attached read-only and without
+  affecting window sizes): ``%output`` marks a pane as changed; windows closing and the session
+  ending arrive the same way. A ``pane-died`` tmux hook appends to a file in the fleet's runtime
+  folder, which the file watcher below sees within milliseconds.
+- **hook events** land in the sessions' ``events.jsonl`` files; ``watchfiles`` (inotify) wakes us.
+- **deadlines**: a hook state that should show on screen by now, an idle prompt that has been still
+  long enough, the periodic process pass (every few seconds, one pass for all sessions).
+
+Each round drains every pending event first, so a burst or a stall leads to one round, not a
+backlog. A round makes at most two tmux calls: one ``list-panes`` when the pane set may have
+changed, and one chained call capturing just the panes that changed or are uncertain. Results go
+out as tmux pane options (``@orc_state``... for status lines, borders and ``status``), a
+``state.json`` snapshot for the dashboard, a ``transitions.jsonl`` log, and to subscribers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+import watchfiles
+
+from orchestrator import paths
+from orchestrator.detect import hooks
+from orchestrator.detect.model import Source, State, Verdict
+from orchestrator.detect.process import ProcessTable, process_environ
+from orchestrator.detect.reconcile import ProcessFacts, SessionTracker
+from orchestrator.detect.registry import config_dir, read_entry
+from orchestrator.detect.screen import rules_for
+from orchestrator.fleet import PANE_FIELDS, PaneInfo
+from orchestrator.profiles import PROFILES
+from orchestrator.tmux import Tmux, tag
+
+log = logging.getLogger(__name__)
+
+MIN_ROUND = 0.05
+"""Seconds between two rounds at the most busy; output faster than this is coalesced."""
+PROCESS_EVERY = 3.0
+"""Seconds between process passes (CPU, memory, agent still alive)."""
+BACKSTOP = 10.0
+"""Seconds between pane listings when nothing at all happens (a missed push is caught by then)."""
+CAPTURE_MARK = "\x1e@orc-capture "
+
+
+def fleet_dir(fleet: str, runtime: Path | None = None) -> Path:
+    """The fleet's private runtime folder (hook files, snapshot, lock)."""
+    return (runtime or paths.runtime_dir()) / "fleets" / fleet
+
+
+@dataclass
+class SessionState:
+    """What the watcher publishes about one session."""
+
+    fleet: str
+    name: str
+    role: str
+    agent: str
+    pane_id: str
+    cwd: str
+    state: str
+    since: float
+    reason: str
+    source: str
+    note: str = ""
+    cpu: float = 0.0
+    rss: int = 0
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A change of state, as subscribers and the history see it."""
+
+    fleet: str
+    session: str
+    pane_id: str
+    old: str
+    new: str
+    at: float
+    source: str
+    reason: str
+
+
+Subscriber = Callable[[Transition, SessionState], None]
+
+
+@dataclass
+class _Watched:
+    pane: PaneInfo
+    tracker: SessionTracker
+    reader: hooks.EventReader | None
+    config: Path | None = None
+    pid: int | None = None
+    dirty: bool = True
+    cpu: float = 0.0
+    rss: int = 0
+
+
+class LockHeld(RuntimeError):
+    """Another watcher already watches this fleet."""
+
+
+@contextlib.contextmanager
+def fleet_lock(folder: Path) -> Iterator[IO[str]]:
+    """Hold the fleet's watcher lock (released by the kernel even on SIGKILL)."""
+    paths.ensure_private_dir(folder)
+    handle = (folder / "watcher.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise LockHeld(f"a watcher already runs for this fleet ({folder})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    try:
+        yield handle
+    finally:
+        handle.close()
+
+
+def watcher_running(fleet: str, runtime: Path | None = None) -> bool:
+    """Whether some process holds the fleet's watcher lock."""
+    lock = fleet_dir(fleet, runtime) / "watcher.lock"
+    if not lock.exists():
+        return False
+    with lock.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+class Watcher:
+    """Watches one fleet until stopped (``stop()``) or the fleet ends."""
+
+    def __init__(self, tmux: Tmux, fleet: str, runtime: Path | None = None) -> None:
+        self.tmux = tmux
+        self.fleet = fleet
+        self.runtime = runtime or paths.runtime_dir()
+        self.folder = fleet_dir(fleet, self.runtime)
+        self.sessions: dict[str, _Watched] = {}
+        self.states: dict[str, SessionState] = {}
+        self.subscribers: list[Subscriber] = []
+        self.events: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.stop_event = threading.Event()
+        self.processes = ProcessTable()
+        self.control: subprocess.Popen[str] | None = None
+        self.tmux_calls = 0
+        self.rounds = 0
+        self._last_list = 0.0
+        self._last_process = 0.0
+        self._need_list = True
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        """Call ``subscriber`` on every state change."""
+        self.subscribers.append(subscriber)
+
+    def stop(self) -> None:
+        """Ask the watcher to stop; ``run`` returns soon after."""
+        self.stop_event.set()
+        self.events.put(("stop", ""))
+
+    def run(self) -> None:
+        """Watch until stopped or the fleet is gone. Holds the fleet lock throughout."""
+        with fleet_lock(self.folder):
+            self._install_tmux_hook()
+            self._start_control_client()
+            self._start_file_watcher()
+            try:
+                self._loop()
+            finally:
+                self.stop_event.set()
+                self._stop_control_client()
+                for thread in self._threads:
+                    thread.join(timeout=2)
+
+    def _loop(self) -> None:
+        next_deadline: float | None = time.time()
+        while not self.stop_event.is_set():
+            timeout = None if next_deadline is None else max(0.0, next_deadline - time.time())
+            timeout = min(timeout, BACKSTOP) if timeout is not None else BACKSTOP
+            try:
+                kind, value = self.events.get(timeout=timeout)
+                self._note(kind, value)
+            except queue.Empty:
+                pass
+            # Coalesce: take everything else that is already waiting.
+            while True:
+                try:
+                    kind, value = self.events.get_nowait()
+                except queue.Empty:
+                    break
+                self._note(kind, value)
+            if self.stop_event.is_set():
+                break
+            if not self.round():
+                break
+            next_deadline = self._next_deadline()
+            time.sleep(MIN_ROUND)
+
+    def _note(self, kind: str, value: str) -> None:
+        if kind == "output":
+            for watched in self.sessions.values():
+                if watched.pane.pane_id == value:
+                    watched.dirty = True
+        elif kind in {"layout", "died"} or kind == "exit":
+            self._need_list = True
+        elif kind == "stop":
+            self.stop_event.set()
+
+    # -- the round -------------------------------------------------------------------------
+
+    def round(self) -> bool:
+        """One round: refresh what changed, decide, publish. False when the fleet is gone."""
+        now = time.time()
+        self.rounds += 1
+        need_list = self._need_list or now - self._last_list >= BACKSTOP
+        if need_list and not self._list_panes(now):
+            return False
+        if now - self._last_process >= PROCESS_EVERY:
+            self._process_pass(now)
+        for watched in self.sessions.values():
+            if watched.reader is not None:
+                watched.tracker.see_hooks(watched.reader.read())
+        due = [
+            w
+            for w in self.sessions.values()
+            if not w.pane.dead
+            and (
+                w.dirty
+                or w.tracker.wants_capture()
+                or (w.tracker.next_check(now) or now + 1) <= now
+                or not w.tracker.screen_seen
+            )
+        ]
+        if due:
+            self._capture(due, time.time())
+        now = time.time()
+        changes: list[tuple[Transition | None, SessionState]] = []
+        for name, watched in self.sessions.items():
+            self._read_registry(watched)
+            verdict, changed = watched.tracker.decide(now)
+            state = self._publishable(name, watched, verdict)
+            old = self.states.get(name)
+            self.states[name] = state
+            if changed or old is None:
+                transition = Transition(
+                    fleet=self.fleet,
+                    session=name,
+                    pane_id=watched.pane.pane_id,
+                    old=old.state if old else "",
+                    new=state.state,
+                    at=state.since,
+                    source=state.source,
+                    reason=state.reason,
+                )
+                changes.append((transition, state))
+            elif old.reason != state.reason:
+                changes.append((None, state))  # same state, new reason: publish, no transition
+        if changes:
+            self._publish(changes)
+        return True
+
+    def _publishable(self, name: str, watched: _Watched, verdict: Verdict) -> SessionState:
+        pane = watched.pane
+        return SessionState(
+            fleet=self.fleet,
+            name=name,
+            role=pane.role,
+            agent=pane.agent,
+            pane_id=pane.pane_id,
+            cwd=pane.cwd,
+            state=verdict.state.value,
+            since=watched.tracker.since,
+            reason=verdict.reason,
+            source=verdict.source.value,
+            note=verdict.note,
+            cpu=watched.cpu,
+            rss=watched.rss,
+            pid=watched.pid,
+        )
+
+    def _next_deadline(self) -> float | None:
+        now = time.time()
+        times = [t for w in self.sessions.values() if (t := w.tracker.next_check(now))]
+        times.append(self._last_process + PROCESS_EVERY)
+        return min(times) if times else None
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def _list_panes(self, now: float) -> bool:
+        self._need_list = False
+        self._last_list = now
+        self.tmux_calls += 1
+        if not self.tmux.has_session(self.fleet):
+            return False
+        rows = self.tmux.query(["list-panes", "-s", "-t", f"={self.fleet}:"], PANE_FIELDS)
+        seen: set[str] = set()
+        for row in rows:
+            pane = PaneInfo.from_row(row)
+            if pane.kind != "agent" or pane.fleet != self.fleet or not pane.name:
+                continue
+            seen.add(pane.name)
+            watched = self.sessions.get(pane.name)
+            if (
+                watched is None
+                or watched.pane.pane_id != pane.pane_id
+                or watched.pane.pane_pid != pane.pane_pid
+            ):
+                watched = self._adopt(pane, now)
+                self.sessions[pane.name] = watched
+            else:
+                watched.dirty = watched.dirty or (pane.dead and not watched.pane.dead)
+                watched.pane = pane
+            watched.tracker.facts = ProcessFacts(
+                dead=pane.dead,
+                dead_status=pane.dead_status,
+                dead_signal=pane.dead_signal,
+                agent_alive=watched.tracker.facts.agent_alive,
+                current_command=pane.current_command,
+            )
+        for name in list(self.sessions):
+            if name not in seen:
+                del self.sessions[name]
+                self.states.pop(name, None)
+        return True
+
+    def _adopt(self, pane: PaneInfo, now: float) -> _Watched:
+        profile = PROFILES.get(pane.agent)
+        rules = rules_for(pane.agent) if profile else None
+        tracker = SessionTracker(rules=rules, started=pane.started or now)
+        reader = None
+        folder = hooks.session_dir(self.fleet, pane.name, self.runtime)
+        token = hooks.read_token(folder) if profile and profile.hooks else None
+        if token:
+            reader = hooks.EventReader(folder / "events.jsonl", token)
+            reader.offset = _tail_offset(reader.path)
+            tracker.has_hooks = True
+        if pane.state and pane.since:
+            # Re-adopting after a restart: keep the published "since" for an unchanged state.
+            with contextlib.suppress(ValueError):
+                tracker.verdict = Verdict(State(pane.state), pane.reason, _source(pane.source))
+                tracker.since = pane.since
+        self._last_process = 0.0  # find the new pane's processes in this round
+        return _Watched(pane=pane, tracker=tracker, reader=reader)
+
+    def _process_pass(self, now: float) -> None:
+        self._last_process = now
+        self.processes.refresh()
+        for watched in self.sessions.values():
+            pane = watched.pane
+            if pane.pane_pid is None or pane.dead:
+                watched.cpu, watched.rss = 0.0, 0
+                continue
+            profile = PROFILES.get(pane.agent)
+            names = profile.process_names if profile else ()
+            tree = self.processes.tree(pane.pane_pid, names)
+            watched.cpu, watched.rss = tree.cpu, tree.rss
+            alive = (tree.agent is not None) if names else None
+            if tree.agent is not None and tree.agent.pid != watched.pid:
+                watched.pid = tree.agent.pid
+                watched.config = config_dir(process_environ(tree.agent.pid))
+            facts = watched.tracker.facts
+            if facts.agent_alive != alive:
+                watched.dirty = True
+            watched.tracker.facts = ProcessFacts(
+                dead=facts.dead,
+                dead_status=facts.dead_status,
+                dead_signal=facts.dead_signal,
+                agent_alive=alive,
+                current_command=pane.current_command,
+            )
+
+    def _read_registry(self, watched: _Watched) -> None:
+        if watched.config is not None and watched.pid is not None:
+            watched.tracker.registry = read_entry(watched.config, watched.pid)
+
+    def _capture(self, due: list[_Watched], now: float) -> None:
+        commands: list[list[str]] = []
+        for watched in due:
+            pane_id = watched.pane.pane_id
+            commands.append(["display-message", "-p", "-t", pane_id, f"{CAPTURE_MARK}{pane_id}"])
+            commands.append(["capture-pane", "-p", "-t", pane_id])
+        self.tmux_calls += 1
+        lines = self.tmux.run(*commands, check=False)
+        screens: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in lines:
+            if line.startswith(CAPTURE_MARK):
+                current = screens.setdefault(line[len(CAPTURE_MARK) :], [])
+            elif current is not None:
+                current.append(line)
+        for watched in due:
+            watched.dirty = False
+            screen = screens.get(watched.pane.pane_id)
+            if screen is not None:
+                watched.tracker.see_screen("\n".join(screen), now)
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    def _publish(self, changes: list[tuple[Transition | None, SessionState]]) -> None:
+        commands: list[list[str]] = []
+        for _, state in changes:
+            for key, value in (
+                ("state", state.state),
+                ("since", f"{state.since:.3f}"),
+                ("reason", " ".join(state.reason.split())),
+                ("source", state.source),
+            ):
+                commands.append(["set-option", "-p", "-t", state.pane_id, tag(key), value])
+        waiting = sorted(
+            (s for s in self.states.values() if s.state == State.AWAITING_INPUT.value),
+            key=lambda s: s.since,
+        )
+        commands.append(
+            [
+                "set-option",
+                "-t",
+                f"={self.fleet}:",
+                tag("waiting"),
+                " ".join(s.name for s in waiting),
+            ]
+        )
+        self.tmux_calls += 1
+        self.tmux.run(*commands, check=False)
+        self._write_snapshot()
+        log_lines = []
+        for transition, state in changes:
+            if transition is None:
+                continue
+            log_lines.append(json.dumps(asdict(transition)))
+            for subscriber in self.subscribers:
+                try:
+                    subscriber(transition, state)
+                except Exception:  # a subscriber's bug must not stop the watcher
+                    log.exception("subscriber failed")
+        if log_lines:
+            with (self.folder / "transitions.jsonl").open("a", encoding="utf-8") as out:
+                out.write("\n".join(log_lines) + "\n")
+
+    def _write_snapshot(self) -> None:
+        snapshot = {
+            "fleet": self.fleet,
+            "updated": time.time(),
+            "watcher_pid": os.getpid(),
+            "sessions": [asdict(state) for state in self.states.values()],
+        }
+        tmp = self.folder / f".state.json.{os.getpid()}"
+        tmp.write_text(json.dumps(snapshot), encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(self.folder / "state.json")
+
+    # -- push sources ----------------------------------------------------------------------
+
+    def _install_tmux_hook(self) -> None:
+        died = self.folder / "pane-died"
+        command = f"run-shell -b 'echo #{{pane_id}} >> {died}'"
+        self.tmux_calls += 1
+        self.tmux.run(["set-hook", "-t", f"={self.fleet}:", "pane-died", command], check=False)
+
+    def _start_control_client(self) -> None:
+        args = [
+            *self.tmux.base_args(),
+            "-C",
+            "attach-session",
+            "-t",
+            f"={self.fleet}:",
+            "-f",
+            "ignore-size,read-only",
+        ]
+        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+        self.control = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
+        thread = threading.Thread(target=self._read_control, name="tmux-control", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _read_control(self) -> None:
+        assert self.control is not None and self.control.stdout is not None
+        for line in self.control.stdout:
+            if line.startswith("%output "):
+                self.events.put(("output", line.split(" ", 2)[1]))
+            elif line.startswith(
+                ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
+            ):
+                self.events.put(("layout", ""))
+            elif line.startswith("%exit"):
+                self.events.put(("exit", ""))
+                break
+        self.events.put(("exit", ""))
+
+    def _stop_control_client(self) -> None:
+        control = self.control
+        if control is None:
+            return
+        with contextlib.suppress(OSError):
+            if control.stdin:
+                control.stdin.close()  # tmux leaves control mode when its input ends
+        try:
+            control.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            control.kill()
+            control.wait(timeout=2)
+
+    def _start_file_watcher(self) -> None:
+        thread = threading.Thread(target=self._watch_files, name="watchfiles", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _watch_files(self) -> None:
+        died = str(self.folder / "pane-died")
+        try:
+            for changes in watchfiles.watch(
+                self.folder,
+                debounce=50,
+                step=5,
+                stop_event=self.stop_event,
+                rust_timeout=1000,
+                yield_on_timeout=False,
+                watch_filter=None,
+            ):
+                kinds = {"died" if path == died else "files" for _, path in changes}
+                for kind in kinds:
+                    self.events.put((kind, ""))
+        except Exception:  # the folder vanished: the fleet is going away
+            log.exception("file watcher stopped")
+            self.events.put(("layout", ""))
+
+
+def _source(text: str) -> Source:
+    try:
+        return Source(text)
+    except ValueError:
+        return Source.LAUNCH
+
+
+def _tail_offset(path: Path, keep: int = 65536) -> int:
+    """Where to start reading an events file so that only its recent past is replayed."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    if size <= keep:
+        return 0
+    with path.open("rb") as handle:
+        handle.seek(size - keep)
+        chunk = handle.read(keep)
+    newline = chunk.find(b"\n")
+    return size - keep + newline + 1 if newline >= 0 else size
+
+
+def _die_with_parent() -> None:
+    """In the control client: get SIGTERM when the watcher dies, however it dies (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def run_watcher(tmux: Tmux, fleet: str) -> int:
+    """Entry point of ``orchestrator watch``: watch until the fleet ends or a signal arrives."""
+    watcher = Watcher(tmux, fleet)
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    signal.signal(signal.SIGHUP, lambda *_: watcher.stop())
+    try:
+        watcher.run()
+    except LockHeld as exc:
+        print(f"orchestrator: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+__all__ = [
+    "LockHeld",
+    "SessionState",
+    "Transition",
+    "Watcher",
+    "fleet_dir",
+    "run_watcher",
+    "watcher_running",
+]
