@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dashboard = command("dashboard", "Show the fleet's sessions and their states.", _dashboard)
     dashboard.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+
+    watch = command(
+        "watch", "Run the fleet's watcher in the foreground (`up` starts one for you).", _watch
+    )
+    watch.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
     return parser
 
 
@@ -104,8 +109,9 @@ def _up(args: argparse.Namespace) -> int:
         ):
             if names:
                 print(f"  {label}: {', '.join(names)}")
-        if report.dashboard and report.dashboard != "running":
-            print(f"  dashboard: {report.dashboard}")
+        for kind, what in report.services.items():
+            if what != "running":
+                print(f"  {kind}: {what}")
     if args.detach:
         flag = f" -L {tmux.socket_name}" if tmux.socket_name else ""
         print(f"attach with: tmux{flag} attach -t {report.fleet}")
@@ -212,6 +218,13 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     tmux = _tmux(args)
     return placeholder_dashboard.run(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from orchestrator import watcher
+
+    tmux = _tmux(args)
+    return watcher.run_watcher(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

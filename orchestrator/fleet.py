@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from orchestrator import launch
+from orchestrator import launch, paths
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
 from orchestrator.layout import Fleet, SessionPlan
 from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
@@ -200,12 +200,53 @@ def _tag_pane(target: str, fleet: Fleet, plan: SessionPlan) -> list[TmuxCommand]
     return commands
 
 
-def dashboard_argv(tmux: Tmux, fleet_name: str) -> list[str]:
-    """The command the dashboard window runs."""
+SERVICES = ("dashboard", "watcher")
+"""The tool's own windows in a fleet: the dashboard (for people) and the watcher (headless)."""
+_SERVICE_COMMAND = {"dashboard": "dashboard", "watcher": "watch"}
+
+
+def service_argv(tmux: Tmux, fleet_name: str, kind: str) -> list[str]:
+    """The command a service window runs."""
     argv = [sys.executable, "-m", "orchestrator"]
     if tmux.socket_name:
         argv += ["-L", tmux.socket_name]
-    return [*argv, "dashboard", fleet_name]
+    return [*argv, _SERVICE_COMMAND[kind], fleet_name]
+
+
+def _service_options() -> list[str]:
+    # Services must find the same runtime folder and history as the `up` that started them,
+    # whatever environment the tmux server was started with.
+    options = ["-e", f"ORCHESTRATOR_RUNTIME_DIR={paths.runtime_dir()}"]
+    if os.environ.get("ORCHESTRATOR_DB"):
+        options += ["-e", f"ORCHESTRATOR_DB={os.environ['ORCHESTRATOR_DB']}"]
+    return options
+
+
+def _service_window(tmux: Tmux, name: str, kind: str) -> list[TmuxCommand]:
+    """Commands that add a service window: the dashboard first in the list, the watcher last."""
+    where = ["-b", "-t", f"={name}:{AGENTS_WINDOW}"] if kind == "dashboard" else ["-t", f"={name}:"]
+    argv = _command_args(service_argv(tmux, name, kind))
+    target = f"={name}:{kind}"
+    return [
+        ["new-window", "-d", *where, "-n", kind, *_service_options(), "--", *argv],
+        ["set-option", "-p", "-t", target, tag("fleet"), name],
+        ["set-option", "-p", "-t", target, tag("kind"), kind],
+        ["set-option", "-w", "-t", target, "remain-on-exit", "off"],
+    ]
+
+
+def _session_options(name: str, source: str) -> list[TmuxCommand]:
+    target = f"={name}:"
+    waiting = "#{?@orc_waiting,#[reverse] needs you: #{@orc_waiting} #[noreverse] ,}"
+    return [
+        ["set-option", "-t", target, tag("fleet"), name],
+        ["set-option", "-t", target, tag("layout"), source],
+        ["set-option", "-t", target, tag("runtime"), str(paths.runtime_dir())],
+        # The names of the sessions awaiting input, on the status line of every window.
+        ["set-option", "-t", target, "status-right", f"{waiting}%H:%M"],
+        ["set-option", "-t", target, "status-right-length", "80"],
+        ["set-option", "-t", target, "status-interval", "2"],
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,26 +262,31 @@ class UpReport:
     started: list[str] = field(default_factory=list)
     restarted: list[str] = field(default_factory=list)
     running: list[str] = field(default_factory=list)
-    dashboard: str = ""
+    services: dict[str, str] = field(default_factory=dict)
+    """Each service window: started, restarted or running."""
     seconds: float = 0.0
 
 
 def up(
-    fleet: Fleet, tmux: Tmux, *, size: tuple[int, int] | None = None, dashboard: bool = True
+    fleet: Fleet,
+    tmux: Tmux,
+    *,
+    size: tuple[int, int] | None = None,
+    services: tuple[str, ...] = SERVICES,
 ) -> UpReport:
     """Create the fleet, or start what is missing or dead in a live one."""
     tmux_version()
     started = time.perf_counter()
     if tmux.has_session(fleet.name):
-        report = _reconcile(fleet, tmux, dashboard=dashboard)
+        report = _reconcile(fleet, tmux, services)
     else:
-        report = _create(fleet, tmux, size or DEFAULT_SIZE, dashboard=dashboard)
+        report = _create(fleet, tmux, size or DEFAULT_SIZE, services)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _window_options(target: str) -> list[TmuxCommand]:
-    options: list[TmuxCommand] = [
+    return [
         ["set-option", "-w", "-t", target, "remain-on-exit", "on"],
         ["set-option", "-w", "-t", target, "pane-border-status", "top"],
         [
@@ -252,45 +298,23 @@ def _window_options(target: str) -> list[TmuxCommand]:
             " #{?@orc_session,#{@orc_session},#{pane_title}}"
             "#{?@orc_state, [#{@orc_state}],} #{?pane_dead,(exit #{pane_dead_status}) ,}",
         ],
+        # Agents set their terminal title; where tmux can refuse that (3.4+), keep the session's
+        # name as the pane title. -q: older tmux does not know the option.
+        ["set-option", "-q", "-w", "-t", target, "allow-set-title", "off"],
     ]
-    # Agents set their terminal title; where tmux can refuse that (3.4+), keep the session's name
-    # as the pane title. -q: older tmux does not know the option.
-    options.append(["set-option", "-q", "-w", "-t", target, "allow-set-title", "off"])
-    return options
 
 
-def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], *, dashboard: bool) -> UpReport:
+def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], services: tuple[str, ...]) -> UpReport:
     name = fleet.name
     agents = f"={name}:{AGENTS_WINDOW}"
-    dash_cmd = dashboard_argv(tmux, name) if dashboard else ["sh", "-c", "exec cat >/dev/null"]
-    commands: list[TmuxCommand] = [
-        [
-            "new-session",
-            "-d",
-            "-s",
-            name,
-            "-n",
-            DASHBOARD_WINDOW,
-            "-x",
-            str(size[0]),
-            "-y",
-            str(size[1]),
-            "-c",
-            escape_format(str(fleet.source.parent)),
-            "--",
-            *_command_args(dash_cmd),
-        ],
-        ["set-option", "-t", f"={name}:", tag("fleet"), name],
-        ["set-option", "-t", f"={name}:", tag("layout"), str(fleet.source)],
-        ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("fleet"), name],
-        ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("kind"), "dashboard"],
-    ]
+    commands: list[TmuxCommand] = []
     for index, plan in enumerate(fleet.sessions):
         options, command = _pane_spec(fleet, plan)
         if index == 0:
-            commands.append(
-                ["new-window", "-d", "-t", f"={name}:", "-n", AGENTS_WINDOW, *options, *command]
-            )
+            geometry = ["-x", str(size[0]), "-y", str(size[1])]
+            new_session = ["new-session", "-d", "-s", name, "-n", AGENTS_WINDOW, *geometry]
+            commands.append([*new_session, *options, *command])
+            commands += _session_options(name, str(fleet.source))
             commands += _window_options(agents)
         else:
             commands.append(["split-window", "-t", agents, *options, *command])
@@ -299,7 +323,8 @@ def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], *, dashboard: bool)
         commands += _tag_pane(agents, fleet, plan)
     commands.append(["select-layout", "-t", agents, fleet.arrange])
     commands.append(["select-pane", "-t", f"{agents}.0"])
-    commands.append(["select-window", "-t", agents])
+    for kind in services:
+        commands += _service_window(tmux, name, kind)
     try:
         tmux.run(*commands)
     except (TmuxError, OSError) as exc:
@@ -311,11 +336,11 @@ def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], *, dashboard: bool)
         fleet=name,
         created=True,
         started=[plan.name for plan in fleet.sessions],
-        dashboard="started" if dashboard else "",
+        services=dict.fromkeys(services, "started"),
     )
 
 
-def _reconcile(fleet: Fleet, tmux: Tmux, *, dashboard: bool) -> UpReport:
+def _reconcile(fleet: Fleet, tmux: Tmux, services: tuple[str, ...]) -> UpReport:
     name = fleet.name
     owner = tmux.query(["list-sessions"], ("session_name", "@orc_fleet"))
     if not any(row["session_name"] == name and row.get("@orc_fleet") == name for row in owner):
@@ -337,14 +362,13 @@ def _reconcile(fleet: Fleet, tmux: Tmux, *, dashboard: bool) -> UpReport:
                 # Without -d the new pane becomes the active one, which is what gets tagged.
                 commands.append(["split-window", "-t", agents, *options, *command])
                 commands.append(["select-layout", "-t", agents, "tiled"])
-                commands += _tag_pane(agents, fleet, plan)
             else:
                 commands.append(
                     ["new-window", "-d", "-t", f"={name}:", "-n", AGENTS_WINDOW, *options, *command]
                 )
                 commands += _window_options(agents)
-                commands += _tag_pane(agents, fleet, plan)
                 has_agents_window = True
+            commands += _tag_pane(agents, fleet, plan)
             report.started.append(plan.name)
         elif pane.dead:
             commands.append(["respawn-pane", "-k", "-t", pane.pane_id, *options, *command])
@@ -356,21 +380,18 @@ def _reconcile(fleet: Fleet, tmux: Tmux, *, dashboard: bool) -> UpReport:
         commands.append(["select-layout", "-t", agents, fleet.arrange])
         active = [pane.pane_id for pane in panes if pane.active and pane.window == AGENTS_WINDOW]
         commands += [["select-pane", "-t", pane_id] for pane_id in active]
-    dash = [pane for pane in panes if pane.kind == "dashboard"]
-    if dashboard:
-        dash_cmd = _command_args(dashboard_argv(tmux, name))
-        if not dash:
-            commands += [
-                ["new-window", "-d", "-b", "-t", agents, "-n", DASHBOARD_WINDOW, "--", *dash_cmd],
-                ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("fleet"), name],
-                ["set-option", "-p", "-t", f"={name}:{DASHBOARD_WINDOW}", tag("kind"), "dashboard"],
-            ]
-            report.dashboard = "started"
-        elif dash[0].dead:
-            commands.append(["respawn-pane", "-k", "-t", dash[0].pane_id, "--", *dash_cmd])
-            report.dashboard = "restarted"
+    for kind in services:
+        found = [pane for pane in panes if pane.kind == kind]
+        if not found:
+            commands += _service_window(tmux, name, kind)
+            report.services[kind] = "started"
+        elif found[0].dead:
+            argv = _command_args(service_argv(tmux, name, kind))
+            respawn = ["respawn-pane", "-k", "-t", found[0].pane_id, *_service_options()]
+            commands.append([*respawn, "--", *argv])
+            report.services[kind] = "restarted"
         else:
-            report.dashboard = "running"
+            report.services[kind] = "running"
     if commands:
         tmux.run(*commands)
     return report

@@ -52,7 +52,7 @@ def test_default_layout_gives_five_tagged_panes(
 
     session = server.sessions.get(session_name="parallel-5")
     assert session is not None
-    assert [w.window_name for w in session.windows] == ["dashboard", "agents"]
+    assert [w.window_name for w in session.windows] == ["dashboard", "agents", "watcher"]
     agents = session.windows.get(window_name="agents")
     assert agents is not None
     names = ["dev-1", "test-2", "research-3", "docs-4", "git-5"]
@@ -132,7 +132,8 @@ def test_up_adds_missing_session_and_dashboard(server: libtmux.Server, tmp_path:
     report = fleet.up(layout.load_fleet(str(path)), tmux)
     assert report.started == ["one"]
     assert report.running == ["two"]
-    assert report.dashboard == "started"
+    assert report.services["dashboard"] == "started"
+    assert report.services["watcher"] == "running"
     panes = fleet.list_panes(tmux, "team")
     assert sorted(p.name for p in panes if p.kind == "agent") == ["one", "two"]
     assert [p.kind for p in panes].count("dashboard") == 1
