@@ -1,0 +1,148 @@
+"""A throwaway HOME and a closed environment for running the real Claude Code CLI offline.
+
+The environment is built from scratch (not copied from ``os.environ``) so no real API key, proxy
+or ``TMUX`` variable leaks in, and ``ANTHROPIC_BASE_URL`` always points at a loopback server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The repository root (``tests/harness`` is two levels below it)."""
+
+CLAUDE_CLI_DIR = REPO_ROOT / "tests" / "claude-cli"
+"""Where ``package.json`` pins the Claude Code version the tests run."""
+
+CLAUDE_BIN = CLAUDE_CLI_DIR / "node_modules" / ".bin" / "claude"
+"""The pinned ``claude`` binary, present after ``npm ci --prefix tests/claude-cli``."""
+
+FAKE_API_KEY = "sk-ant-api03-orchestrator-tests-fake-key-0123456789abcdefghij"
+"""A key-shaped string; the mock server accepts anything and no real server ever sees it."""
+
+OFFLINE_ENV: Mapping[str, str] = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "DISABLE_BUG_COMMAND": "1",
+    "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
+}
+"""Switches that keep Claude Code from talking to anything but ``ANTHROPIC_BASE_URL``."""
+
+
+class ClaudeCliMissingError(RuntimeError):
+    """The pinned Claude Code CLI is not installed."""
+
+
+def find_claude_bin() -> Path:
+    """Return the pinned ``claude`` binary or raise with the command that installs it."""
+    if not os.access(CLAUDE_BIN, os.X_OK):
+        raise ClaudeCliMissingError(
+            f"Claude Code CLI not found at {CLAUDE_BIN}. "
+            "Install the pinned version with: npm ci --prefix tests/claude-cli"
+        )
+    return CLAUDE_BIN
+
+
+def claude_version(claude_bin: Path) -> str:
+    """The version the binary reports, e.g. ``"2.1.197"``."""
+    out = subprocess.run(
+        [str(claude_bin), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **OFFLINE_ENV},
+    ).stdout
+    match = re.search(r"\d+\.\d+\.\d+", out)
+    if match is None:
+        raise RuntimeError(f"cannot parse claude --version output: {out!r}")
+    return match.group(0)
+
+
+@dataclass(frozen=True)
+class ClaudeHome:
+    """A private HOME prepared for Claude Code, and the environment that uses it."""
+
+    home: Path
+    """The throwaway HOME directory (holds ``.claude.json`` and ``.claude/``)."""
+    env: dict[str, str]
+    """The complete environment for the ``claude`` process (nothing inherited)."""
+    api_key: str
+    """The fake ``ANTHROPIC_API_KEY`` in ``env``."""
+
+    @property
+    def sessions_dir(self) -> Path:
+        """Where Claude Code writes its session registry, ``<pid>.json`` per live process."""
+        return self.home / ".claude" / "sessions"
+
+    def shell_command(self, argv: Sequence[str | Path], cwd: Path | None = None) -> str:
+        """A ``sh`` command line that runs ``argv`` with exactly ``env`` (via ``env -i``).
+
+        Meant for ``tmux new-window``/``split-window``, whose panes would otherwise inherit the
+        tmux server's environment.
+        """
+        assignments = [f"{key}={value}" for key, value in sorted(self.env.items()) if key != "TERM"]
+        # Keep the TERM tmux gives the pane; everything else comes from ``env`` alone.
+        command = 'env -i TERM="${TERM:-xterm-256color}" ' + shlex.join(
+            [*assignments, *(str(arg) for arg in argv)]
+        )
+        if cwd is not None:
+            command = f"cd {shlex.quote(str(cwd))} && exec {command}"
+        return command
+
+
+def make_claude_home(
+    home: Path,
+    base_url: str,
+    trusted_dirs: Sequence[Path] = (),
+    api_key: str = FAKE_API_KEY,
+    extra_env: Mapping[str, str] | None = None,
+) -> ClaudeHome:
+    """Create ``home`` with a ``.claude.json`` that skips first-run screens.
+
+    Folders in ``trusted_dirs`` skip the trust dialog; any other folder shows it.
+    ``base_url`` must be a loopback URL (the mock API); anything else is refused.
+    """
+    if not re.match(r"^http://(127\.0\.0\.1|localhost)(:\d+)?/?$", base_url):
+        raise ValueError(f"refusing a non-loopback ANTHROPIC_BASE_URL: {base_url!r}")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".claude").mkdir(exist_ok=True)
+    config: dict[str, Any] = {
+        "hasCompletedOnboarding": True,
+        "lastOnboardingVersion": "2.1.197",
+        "numStartups": 1,
+        "theme": "dark",
+        "customApiKeyResponses": {"approved": [api_key[-20:]], "rejected": []},
+        "projects": {
+            str(path.resolve()): {
+                "hasTrustDialogAccepted": True,
+                "hasCompletedProjectOnboarding": True,
+                "allowedTools": [],
+            }
+            for path in trusted_dirs
+        },
+    }
+    (home / ".claude.json").write_text(json.dumps(config, indent=2) + "\n")
+    env = {
+        "HOME": str(home),
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "TERM": "xterm-256color",
+        "SHELL": "/bin/sh",
+        "ANTHROPIC_BASE_URL": base_url.rstrip("/"),
+        "ANTHROPIC_API_KEY": api_key,
+        **OFFLINE_ENV,
+        **(extra_env or {}),
+    }
+    return ClaudeHome(home=home, env=env, api_key=api_key)

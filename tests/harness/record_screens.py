@@ -1,0 +1,438 @@
+"""Record real Claude Code screens, hook payloads and session-registry files.
+
+Run with ``.venv/bin/python -m tests.harness.record_screens``. It starts the pinned ``claude`` in
+tmux panes on a private socket, drives it through the cases below against the scripted mock API,
+and writes:
+
+- ``tests/screens/claude-<version>/w<cols>/<case>.txt`` (``capture-pane -p``) and ``<case>.ansi``
+  (``capture-pane -p -e``) at 60 and 120 columns;
+- ``tests/hook-samples/claude-<version>/<Event>.json``: one payload per hook event;
+- ``tests/hook-samples/claude-<version>/cases.json``: the events each case fired, in order, with
+  seconds since the case's key press, plus ``pane_dead_status`` after ``/exit``;
+- ``tests/hook-samples/claude-<version>/registry-<state>.json``: ``~/.claude/sessions/<pid>.json``
+  as seen in each state.
+
+Nothing leaves 127.0.0.1: the environment is built from scratch by ``claude_env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.harness.claude_env import (
+    REPO_ROOT,
+    ClaudeHome,
+    claude_version,
+    find_claude_bin,
+    make_claude_home,
+)
+from tests.harness.hooks import HookRecord, read_hook_log, write_hook_settings
+from tests.harness.mock_api import (
+    MockAnthropicAPI,
+    TextReply,
+    ask_user_question_tool_use,
+    bash_tool_use,
+    write_tool_use,
+)
+from tests.harness.private_tmux import PrivateTmux
+from tests.harness.screen import (
+    PERMISSION_QUESTION,
+    QUESTION_MENU_FOOTER,
+    TRUST_DIALOG,
+    WORKING_FOOTER,
+    idle_screen,
+    wait_for_screen,
+    wait_until,
+)
+
+HEIGHT = 40
+WIDTHS = (60, 120)
+SLOW_REPLY = (
+    "Here is a deliberately slow answer, streamed a few characters at a time so that the "
+    "session stays in its working state long enough to be recorded. " * 3
+)
+WORKING_COUNTER = re.compile(r"\(\d+s\b")
+"""The live ``(Ns · ↓ N tokens)`` counter of a running turn."""
+
+
+@dataclass
+class CaseLog:
+    """What one case fired."""
+
+    name: str
+    started: float
+    events: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Session:
+    """One ``claude`` process in a tmux pane, with its hook log and registry folder."""
+
+    def __init__(
+        self,
+        tmux: PrivateTmux,
+        name: str,
+        home: ClaudeHome,
+        cwd: Path,
+        width: int,
+        out_dir: Path,
+        settings: Path,
+        hook_log: Path,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.tmux = tmux
+        self.home = home
+        self.out_dir = out_dir
+        self.hook_log = hook_log
+        self.cases: list[CaseLog] = []
+        self.registry: dict[str, Any] = {}
+        self._seen_hooks = 0
+        command = home.shell_command(
+            [find_claude_bin(), "--settings", settings, *extra_args], cwd=cwd
+        )
+        self.pane = tmux.new_session(name, command, width, HEIGHT)
+
+    def capture(self) -> str:
+        return self.tmux.capture(self.pane)
+
+    def wait(
+        self,
+        until: str | re.Pattern[str] | Callable[[str], bool],
+        timeout: float = 30.0,
+        stable_for: float = 0.0,
+    ) -> str:
+        return wait_for_screen(self.capture, until, timeout=timeout, stable_for=stable_for)
+
+    def save(self, case: str) -> None:
+        """Write the current screen (plain and with escapes) as ``<case>``."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / f"{case}.txt").write_text(self.capture())
+        (self.out_dir / f"{case}.ansi").write_text(self.tmux.capture(self.pane, escapes=True))
+
+    def begin(self, case: str) -> CaseLog:
+        """Start attributing hook events to ``case``."""
+        self.collect()
+        log = CaseLog(case, time.time())
+        self.cases.append(log)
+        return log
+
+    def collect(self) -> list[HookRecord]:
+        """Attach hook records written since the last call to the current case."""
+        records = read_hook_log(self.hook_log)
+        fresh = records[self._seen_hooks :]
+        self._seen_hooks = len(records)
+        if self.cases:
+            current = self.cases[-1]
+            for record in fresh:
+                entry: dict[str, Any] = {
+                    "event": record.event,
+                    "after_s": round(record.t - current.started, 3),
+                }
+                for key in ("tool_name", "notification_type", "reason", "source", "message"):
+                    if key in record.payload:
+                        entry[key] = record.payload[key]
+                current.events.append(entry)
+        return fresh
+
+    def prompt(self, text: str) -> None:
+        """Type ``text``, wait until it shows in the prompt box, press Enter."""
+        self.tmux.send_text(self.pane, text)
+        self.wait(text[:20], timeout=10)
+        self.tmux.send_key(self.pane, "Enter")
+
+    def snapshot_registry(self, state: str) -> None:
+        """Keep the session registry file(s) as seen now, under ``state``."""
+        files = sorted(self.home.sessions_dir.glob("*.json"))
+        self.registry[state] = [json.loads(path.read_text()) for path in files]
+
+    def settle_hooks(self, quiet_for: float = 2.0, timeout: float = 10.0) -> None:
+        """Wait until no hook record arrived for ``quiet_for`` s (late ``Notification``s)."""
+        deadline = time.monotonic() + timeout
+        last_count = len(read_hook_log(self.hook_log))
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            count = len(read_hook_log(self.hook_log))
+            if count != last_count:
+                last_count = count
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_for:
+                break
+            time.sleep(0.1)
+        self.collect()
+
+
+def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
+    """startup-idle, working, turn-finished-idle, permissions, question, Esc, /exit."""
+    tmux, pane = session.tmux, session.pane
+
+    case = session.begin("startup-idle")
+    session.wait(idle_screen, timeout=60, stable_for=1.5)
+    case.notes["seconds_to_idle_prompt"] = round(time.time() - case.started, 2)
+    session.save("startup-idle")
+    session.snapshot_registry("idle")
+    session.settle_hooks(quiet_for=1.0)
+
+    api.enqueue(TextReply(SLOW_REPLY, chunk_delay=0.25, chunk_chars=6))
+    case = session.begin("working")
+    session.prompt("Explain the project layout")
+    session.wait(
+        lambda s: WORKING_FOOTER in s and WORKING_COUNTER.search(s) is not None and "slow" in s,
+        timeout=30,
+    )
+    session.save("working")
+    session.snapshot_registry("working")
+    session.collect()
+
+    case = session.begin("turn-finished-idle")
+    session.wait(idle_screen, timeout=90, stable_for=1.5)
+    session.save("turn-finished-idle")
+    session.snapshot_registry("idle-after-turn")
+    session.settle_hooks()
+
+    api.enqueue(bash_tool_use("npm test"))
+    case = session.begin("permission-bash")
+    session.prompt("Run the tests")
+    session.wait(PERMISSION_QUESTION, timeout=30, stable_for=1.0)
+    session.save("permission-bash")
+    session.snapshot_registry("permission")
+    # Hold the prompt open to see whether, and how late, a Notification hook arrives.
+    session.settle_hooks(quiet_for=8.0, timeout=15.0)
+
+    case = session.begin("esc-at-permission")
+    tmux.send_key(pane, "Escape")
+    session.wait(lambda s: PERMISSION_QUESTION.search(s) is None and idle_screen(s), stable_for=1.5)
+    session.save("esc-at-permission")
+    session.snapshot_registry("after-esc-at-permission")
+    session.settle_hooks(quiet_for=3.0)
+
+    api.enqueue(write_tool_use("notes/plan.md"))
+    case = session.begin("permission-write")
+    session.prompt("Write the plan")
+    session.wait(PERMISSION_QUESTION, timeout=30, stable_for=1.0)
+    session.save("permission-write")
+    session.snapshot_registry("permission-write")
+    session.settle_hooks(quiet_for=1.0)
+    case = session.begin("write-approved")
+    tmux.send_key(pane, "Enter")
+    session.wait(lambda s: idle_screen(s) and "Done." in s, timeout=30, stable_for=1.5)
+    session.save("write-approved-idle")
+    session.settle_hooks()
+
+    api.enqueue(ask_user_question_tool_use())
+    case = session.begin("ask-user-question")
+    session.prompt("Set up the database")
+    session.wait(QUESTION_MENU_FOOTER, timeout=30, stable_for=1.0)
+    session.save("ask-user-question")
+    session.snapshot_registry("question")
+    # As at the Bash prompt: does a Notification arrive for a question, and when?
+    session.settle_hooks(quiet_for=8.0, timeout=15.0)
+    case = session.begin("question-answered")
+    tmux.send_key(pane, "Enter")
+    screen = session.wait(
+        lambda s: QUESTION_MENU_FOOTER not in s or "Submit" in s, timeout=15, stable_for=0.5
+    )
+    if "Submit" in screen:
+        case.notes["submit_screen"] = True
+        session.save("ask-user-question-submit")
+        tmux.send_key(pane, "Enter")
+    session.wait(idle_screen, timeout=30, stable_for=1.5)
+    session.save("question-answered-idle")
+    session.settle_hooks()
+
+    api.enqueue(ask_user_question_tool_use())
+    case = session.begin("ask-user-question-again")
+    session.prompt("Pick a database")
+    session.wait(QUESTION_MENU_FOOTER, timeout=30, stable_for=1.0)
+    session.settle_hooks(quiet_for=1.0)
+    case = session.begin("esc-at-question")
+    tmux.send_key(pane, "Escape")
+    session.wait(lambda s: QUESTION_MENU_FOOTER not in s and idle_screen(s), stable_for=1.5)
+    session.save("esc-at-question")
+    session.snapshot_registry("after-esc-at-question")
+    session.settle_hooks(quiet_for=3.0)
+
+    api.enqueue(TextReply(SLOW_REPLY, chunk_delay=0.25, chunk_chars=6))
+    case = session.begin("working-again")
+    session.prompt("Explain it once more")
+    session.wait(lambda s: WORKING_FOOTER in s and WORKING_COUNTER.search(s) is not None)
+    session.settle_hooks(quiet_for=0.5)
+    case = session.begin("esc-while-working")
+    tmux.send_key(pane, "Escape")
+    session.wait(idle_screen, timeout=15, stable_for=1.5)
+    session.save("esc-while-working")
+    session.snapshot_registry("after-esc-while-working")
+    session.settle_hooks(quiet_for=3.0)
+
+    case = session.begin("exit")
+    session.prompt("/exit")
+    wait_until(lambda: tmux.pane_format(pane, "#{pane_dead}") == "1", timeout=30, what="pane dead")
+    case.notes["pane_dead_status"] = tmux.pane_format(pane, "#{pane_dead_status}")
+    case.notes["pane_dead_signal"] = tmux.pane_format(pane, "#{pane_dead_signal}")
+    case.notes["registry_files_after_exit"] = sorted(
+        p.name for p in session.home.sessions_dir.glob("*.json")
+    )
+    session.save("after-exit")
+    session.settle_hooks(quiet_for=1.0)
+
+
+def run_resume_case(session: Session, api: MockAnthropicAPI, earlier_prompt: str) -> None:
+    """``claude --resume <id>`` after ``/exit``: the old conversation is sent again."""
+    case = session.begin("resume-startup")
+    session.wait(idle_screen, timeout=60, stable_for=1.5)
+    session.save("resumed-idle")
+    session.snapshot_registry("resumed-idle")
+    session.settle_hooks(quiet_for=1.0)
+    case = session.begin("resume-prompt")
+    before = len(api.main_turn_requests())
+    session.prompt("Carry on")
+    api.wait_for_main_turns(before + 1)
+    session.wait(idle_screen, timeout=30, stable_for=1.5)
+    sent = api.main_turn_requests()[before].user_texts()
+    case.notes["earlier_prompt_sent_again"] = earlier_prompt in sent
+    session.settle_hooks(quiet_for=1.0)
+    session.prompt("/exit")
+    wait_until(
+        lambda: session.tmux.pane_format(session.pane, "#{pane_dead}") == "1",
+        timeout=30,
+        what="resumed claude to exit",
+    )
+    session.collect()
+
+
+def run_trust_case(session: Session) -> None:
+    """The trust dialog of an untrusted folder, then Esc."""
+    case = session.begin("trust-dialog")
+    session.wait(TRUST_DIALOG, timeout=60, stable_for=1.0)
+    session.save("trust-dialog")
+    session.snapshot_registry("trust-dialog")
+    session.settle_hooks(quiet_for=1.0)
+    case = session.begin("esc-at-trust-dialog")
+    session.tmux.send_key(session.pane, "Escape")
+    wait_until(
+        lambda: session.tmux.pane_format(session.pane, "#{pane_dead}") == "1",
+        timeout=15,
+        what="claude to exit after Esc at the trust dialog",
+    )
+    case.notes["pane_dead_status"] = session.tmux.pane_format(session.pane, "#{pane_dead_status}")
+    session.save("trust-dialog-after-esc")
+    session.settle_hooks(quiet_for=1.0)
+
+
+def record_width(width: int, version: str, work: Path, screens_root: Path) -> dict[str, Any]:
+    """Run every case at ``width`` columns; return hook logs, registry snapshots and notes."""
+    out_dir = screens_root / f"w{width}"
+    result: dict[str, Any] = {}
+    with MockAnthropicAPI() as api, PrivateTmux() as tmux:
+        trusted = work / f"w{width}" / "project"
+        untrusted = work / f"w{width}" / "untrusted"
+        trusted.mkdir(parents=True)
+        untrusted.mkdir(parents=True)
+        home = make_claude_home(work / f"w{width}" / "home", api.base_url, [trusted])
+        hook_log = work / f"w{width}" / "hooks.jsonl"
+        settings = write_hook_settings(work / f"w{width}" / "settings.json", hook_log)
+
+        main = Session(tmux, "main", home, trusted, width, out_dir, settings, hook_log)
+        run_trusted_cases(main, api)
+
+        session_id = next(
+            r.payload["session_id"] for r in read_hook_log(hook_log) if r.event == "SessionStart"
+        )
+        resume_log = work / f"w{width}" / "hooks-resume.jsonl"
+        resume_settings = write_hook_settings(
+            work / f"w{width}" / "settings-resume.json", resume_log
+        )
+        resumed = Session(
+            tmux, "resumed", home, trusted, width, out_dir, resume_settings, resume_log,
+            extra_args=("--resume", session_id),
+        )  # fmt: skip
+        run_resume_case(resumed, api, "Explain the project layout")
+
+        trust_log = work / f"w{width}" / "hooks-trust.jsonl"
+        trust_settings = write_hook_settings(work / f"w{width}" / "settings-trust.json", trust_log)
+        trust = Session(tmux, "trust", home, untrusted, width, out_dir, trust_settings, trust_log)
+        run_trust_case(trust)
+
+        result["cases"] = {
+            c.name: {"events": c.events, **c.notes} for c in main.cases + trust.cases
+        }
+        result["hooks"] = read_hook_log(hook_log) + read_hook_log(trust_log)
+        result["registry"] = {**main.registry, **trust.registry}
+        result["requests"] = api.requests
+    return result
+
+
+def write_samples(samples: Path, version: str, results: dict[int, dict[str, Any]]) -> None:
+    """One payload per event, the per-case sequences, registry snapshots and the tool schema."""
+    samples.mkdir(parents=True, exist_ok=True)
+    widest = results[max(results)]
+    chosen: dict[str, dict[str, Any]] = {}
+    for record in widest["hooks"]:
+        name = record.event
+        if name == "PermissionRequest":
+            name = f"PermissionRequest-{record.payload.get('tool_name', 'unknown')}"
+        elif name in ("PreToolUse", "PostToolUse") and name in chosen:
+            continue
+        chosen.setdefault(name, record.payload)
+    for name, payload in chosen.items():
+        (samples / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    for state, files in widest["registry"].items():
+        (samples / f"registry-{state}.json").write_text(json.dumps(files, indent=2) + "\n")
+    cases = {
+        "claude_version": version,
+        "widths": {f"w{w}": r["cases"] for w, r in sorted(results.items())},
+    }
+    (samples / "cases.json").write_text(json.dumps(cases, indent=2) + "\n")
+    main_turns = [r for r in widest["requests"] if r.is_main_turn]
+    if main_turns:
+        tools = main_turns[0].body["tools"]
+        (samples / "tools-AskUserQuestion.json").write_text(
+            json.dumps(next(t for t in tools if t["name"] == "AskUserQuestion"), indent=2) + "\n"
+        )
+        (samples / "tool-names.json").write_text(
+            json.dumps(sorted(t["name"] for t in tools), indent=2) + "\n"
+        )
+    traffic = [
+        {"method": r.method, "path": r.path, "main_turn": r.is_main_turn}
+        for r in widest["requests"]
+    ]
+    (samples / "api-requests.json").write_text(json.dumps(traffic, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--widths", type=int, nargs="*", default=list(WIDTHS))
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path("/tmp/orc-claude-record"),
+        help="scratch folder, emptied first; a fixed path keeps the recorded screens stable",
+    )
+    parser.add_argument("--keep-work", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args()
+    version = claude_version(find_claude_bin())
+    screens_root = REPO_ROOT / "tests" / "screens" / f"claude-{version}"
+    samples = REPO_ROOT / "tests" / "hook-samples" / f"claude-{version}"
+    work: Path = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        results = {width: record_width(width, version, work, screens_root) for width in args.widths}
+        write_samples(samples, version, results)
+    finally:
+        if args.keep_work:
+            print(f"scratch kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"screens in {screens_root}\nhook samples in {samples}")
+
+
+if __name__ == "__main__":
+    main()
