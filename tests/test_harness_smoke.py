@@ -2,18 +2,68 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import libtmux
 import pytest
 
 from tests.harness.claude_env import ClaudeHome
-from tests.harness.mock_api import MockAnthropicAPI, TextReply
+from tests.harness.mock_api import (
+    DEFAULT_FINAL_TEXT,
+    SIDE_REQUEST_TEXT,
+    MockAnthropicAPI,
+    TextReply,
+    bash_tool_use,
+)
 from tests.harness.screen import idle_screen, wait_for_screen
 
-pytestmark = pytest.mark.claude
+
+def _post(api: MockAnthropicAPI, body: dict[str, Any]) -> list[dict[str, Any]]:
+    request = urllib.request.Request(
+        api.base_url + "/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    return [
+        json.loads(line.removeprefix("data: "))
+        for line in text.splitlines()
+        if line.startswith("data: ")
+    ]
 
 
+def test_mock_api_streams_scripted_replies_then_a_closing_text() -> None:
+    with MockAnthropicAPI() as api:
+        api.enqueue(bash_tool_use("npm test"))
+        main_turn = {"stream": True, "tools": [{"name": "Bash"}], "messages": []}
+
+        first = _post(api, main_turn)
+        second = _post(api, main_turn)
+        side = _post(api, {"stream": True, "messages": []})
+
+    assert first[0]["type"] == "message_start"
+    assert [e["type"] for e in first][-2:] == ["message_delta", "message_stop"]
+    assert first[-2]["delta"]["stop_reason"] == "tool_use"
+    tool_json = "".join(
+        e["delta"]["partial_json"]
+        for e in first
+        if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta"
+    )
+    assert json.loads(tool_json) == {"command": "npm test", "description": "Run the test suite"}
+    texts = [
+        "".join(e["delta"].get("text", "") for e in r if e["type"] == "content_block_delta")
+        for r in (second, side)
+    ]
+    assert texts == [DEFAULT_FINAL_TEXT, SIDE_REQUEST_TEXT]
+    assert second[-2]["delta"]["stop_reason"] == "end_turn"
+    assert [r.is_main_turn for r in api.requests] == [True, True, False]
+
+
+@pytest.mark.claude
 def test_claude_shows_the_scripted_reply(
     server: libtmux.Server,
     mock_api: MockAnthropicAPI,
