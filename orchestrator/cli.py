@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("fleet", nargs="?", help="only this fleet")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
 
+    explain = command(
+        "explain", "Show what each signal says about one session, and the verdict.", _explain
+    )
+    explain.add_argument("name", help="session name")
+    explain.add_argument("--fleet", help="the fleet, when several have a session of that name")
+
     command("layouts", "List the layouts found by name, and where they come from.", _layouts)
 
     validate = command("validate", "Check a layout file without launching anything.", _validate)
@@ -128,8 +134,10 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from orchestrator import status
+
     tmux = _tmux(args)
-    rows = fleet.status_rows(tmux, args.fleet)
+    rows = status.status_rows(tmux, args.fleet)
     if args.json:
         print(fleet.dump_json(rows))
         return 0
@@ -171,6 +179,13 @@ def _table(rows: list[dict[str, object]]) -> str:
         for line in [headers, *body]
     ]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from orchestrator import status
+
+    print(status.explain(_tmux(args), args.name, args.fleet))
+    return 0
 
 
 def _layouts(args: argparse.Namespace) -> int:

@@ -128,7 +128,11 @@ class Tmux:
         if check and proc.returncode != 0:
             message = proc.stderr.strip() or f"exit status {proc.returncode}"
             raise TmuxError(f"tmux {commands[0][0] if commands else ''} failed: {message}")
-        return proc.stdout.splitlines()
+        # Not splitlines(): it also splits on \x1c-\x1e, which we use as separators.
+        lines = proc.stdout.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        return lines
 
     def is_running(self) -> bool:
         """Whether a server answers on this socket."""

@@ -40,7 +40,7 @@ from orchestrator import paths
 from orchestrator.detect import hooks
 from orchestrator.detect.model import Source, State, Verdict
 from orchestrator.detect.process import ProcessTable, process_environ
-from orchestrator.detect.reconcile import ProcessFacts, SessionTracker
+from orchestrator.detect.reconcile import STILL, ProcessFacts, SessionTracker
 from orchestrator.detect.registry import config_dir, read_entry
 from orchestrator.detect.screen import rules_for
 from orchestrator.fleet import PANE_FIELDS, PaneInfo
@@ -108,6 +108,8 @@ class _Watched:
     config: Path | None = None
     pid: int | None = None
     dirty: bool = True
+    restored: str = ""
+    """The state a previous watcher published for this pane (empty for a new pane)."""
     cpu: float = 0.0
     rss: int = 0
 
@@ -242,9 +244,7 @@ class Watcher:
             return False
         if now - self._last_process >= PROCESS_EVERY:
             self._process_pass(now)
-        for watched in self.sessions.values():
-            if watched.reader is not None:
-                watched.tracker.see_hooks(watched.reader.read())
+        self._read_hooks()
         due = [
             w
             for w in self.sessions.values()
@@ -258,31 +258,72 @@ class Watcher:
         ]
         if due:
             self._capture(due, time.time())
-        now = time.time()
+        changes = self._decide(time.time())
+        if changes:
+            self._publish(changes)
+        return True
+
+    def _read_hooks(self) -> None:
+        for watched in self.sessions.values():
+            if watched.reader is not None:
+                watched.tracker.see_hooks(watched.reader.read())
+
+    def _decide(self, now: float) -> list[tuple[Transition | None, SessionState]]:
+        """Decide every session; return what to publish (a transition, or None for a new reason)."""
         changes: list[tuple[Transition | None, SessionState]] = []
         for name, watched in self.sessions.items():
             self._read_registry(watched)
-            verdict, changed = watched.tracker.decide(now)
+            verdict, _ = watched.tracker.decide(now)
             state = self._publishable(name, watched, verdict)
-            old = self.states.get(name)
+            previous = self.states.get(name)
             self.states[name] = state
-            if changed or old is None:
+            # After a restart the state published by the previous watcher is the one to compare
+            # with, so re-adopting a fleet records no transition that did not happen.
+            old = previous.state if previous else watched.restored
+            if state.state != old:
                 transition = Transition(
                     fleet=self.fleet,
                     session=name,
                     pane_id=watched.pane.pane_id,
-                    old=old.state if old else "",
+                    old=old,
                     new=state.state,
                     at=state.since,
                     source=state.source,
                     reason=state.reason,
                 )
                 changes.append((transition, state))
-            elif old.reason != state.reason:
-                changes.append((None, state))  # same state, new reason: publish, no transition
-        if changes:
-            self._publish(changes)
-        return True
+            elif previous is None or previous.reason != state.reason:
+                changes.append((None, state))
+        return changes
+
+    def probe(self, settle: float = 0.3) -> dict[str, tuple[SessionState, Verdict]]:
+        """Decide every session once, without publishing (``status`` and ``explain`` with no
+        watcher running). The screen is read twice, ``settle`` seconds apart, to tell a still
+        screen from a moving one."""
+        now = time.time()
+        if not self._list_panes(now):
+            return {}
+        self._process_pass(now)
+        for watched in self.sessions.values():
+            if watched.reader is not None:
+                watched.reader.offset = _tail_offset(watched.reader.path)
+        self._read_hooks()
+        live = [w for w in self.sessions.values() if not w.pane.dead]
+        if live:
+            self._capture(live, now)
+            first = {w.pane.pane_id: w.tracker.screen_text for w in live}
+            time.sleep(settle)
+            self._capture(live, time.time())
+            for watched in live:
+                if watched.tracker.screen_text == first[watched.pane.pane_id]:
+                    watched.tracker.screen_changed = now - STILL  # still since the first read
+        decided_at = time.time()
+        result = {}
+        for name, watched in self.sessions.items():
+            self._read_registry(watched)
+            verdict, _ = watched.tracker.decide(decided_at)
+            result[name] = (self._publishable(name, watched, verdict), verdict)
+        return result
 
     def _publishable(self, name: str, watched: _Watched, verdict: Verdict) -> SessionState:
         pane = watched.pane
@@ -365,7 +406,7 @@ class Watcher:
                 tracker.verdict = Verdict(State(pane.state), pane.reason, _source(pane.source))
                 tracker.since = pane.since
         self._last_process = 0.0  # find the new pane's processes in this round
-        return _Watched(pane=pane, tracker=tracker, reader=reader)
+        return _Watched(pane=pane, tracker=tracker, reader=reader, restored=pane.state)
 
     def _process_pass(self, now: float) -> None:
         self._last_process = now

@@ -240,8 +240,9 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "PermissionRequest":
             return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
         case "Notification":
-            if data.get("notification_type") == "permission_prompt":
-                return State.AWAITING_INPUT, _short(str(data.get("message", "permission")))
+            # permission_prompt notifications arrive seconds late, even after the prompt was
+            # dismissed, so they would flip a session back to awaiting: PermissionRequest is the
+            # edge we use. Notifications stay in the log as evidence only.
             return None
         case "Stop" | "SubagentStop":
             return (State.IDLE, "turn finished") if event.name == "Stop" else None
