@@ -45,6 +45,7 @@ from orchestrator.detect.registry import config_dir, read_entry
 from orchestrator.detect.screen import rules_for
 from orchestrator.fleet import PANE_FIELDS, PaneInfo
 from orchestrator.profiles import PROFILES
+from orchestrator.store import Store
 from orchestrator.tmux import Tmux, tag
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,8 @@ class Watcher:
         self.sessions: dict[str, _Watched] = {}
         self.states: dict[str, SessionState] = {}
         self.subscribers: list[Subscriber] = []
+        self.session_listeners: list[Callable[[str, hooks.HookEvent], None]] = []
+        """Called with (session name, event) for every SessionStart hook (Claude session ids)."""
         self.events: queue.Queue[tuple[str, str]] = queue.Queue()
         self.stop_event = threading.Event()
         self.processes = ProcessTable()
@@ -264,9 +267,18 @@ class Watcher:
         return True
 
     def _read_hooks(self) -> None:
-        for watched in self.sessions.values():
-            if watched.reader is not None:
-                watched.tracker.see_hooks(watched.reader.read())
+        for name, watched in self.sessions.items():
+            if watched.reader is None:
+                continue
+            events = watched.reader.read()
+            watched.tracker.see_hooks(events)
+            for event in events:
+                if event.name == "SessionStart" and event.session_id:
+                    for listener in self.session_listeners:
+                        try:
+                            listener(name, event)
+                        except Exception:
+                            log.exception("session listener failed")
 
     def _decide(self, now: float) -> list[tuple[Transition | None, SessionState]]:
         """Decide every session; return what to publish (a transition, or None for a new reason)."""
@@ -463,31 +475,9 @@ class Watcher:
     # -- outputs ---------------------------------------------------------------------------
 
     def _publish(self, changes: list[tuple[Transition | None, SessionState]]) -> None:
-        commands: list[list[str]] = []
-        for _, state in changes:
-            for key, value in (
-                ("state", state.state),
-                ("since", f"{state.since:.3f}"),
-                ("reason", " ".join(state.reason.split())),
-                ("source", state.source),
-            ):
-                commands.append(["set-option", "-p", "-t", state.pane_id, tag(key), value])
-        waiting = sorted(
-            (s for s in self.states.values() if s.state == State.AWAITING_INPUT.value),
-            key=lambda s: s.since,
-        )
-        commands.append(
-            [
-                "set-option",
-                "-t",
-                f"={self.fleet}:",
-                tag("waiting"),
-                " ".join(s.name for s in waiting),
-            ]
-        )
-        self.tmux_calls += 1
-        self.tmux.run(*commands, check=False)
-        self._write_snapshot()
+        # The history and subscribers hear of a transition before tmux does: a watcher killed in
+        # between leaves tmux with the old state, so its successor sees the change again, and the
+        # history, which ignores a repeat of its latest state, records it once.
         log_lines = []
         for transition, state in changes:
             if transition is None:
@@ -501,6 +491,24 @@ class Watcher:
         if log_lines:
             with (self.folder / "transitions.jsonl").open("a", encoding="utf-8") as out:
                 out.write("\n".join(log_lines) + "\n")
+        commands: list[list[str]] = []
+        for _, state in changes:
+            for key, value in (
+                ("state", state.state),
+                ("since", f"{state.since:.3f}"),
+                ("reason", " ".join(state.reason.split())),
+                ("source", state.source),
+            ):
+                commands.append(["set-option", "-p", "-t", state.pane_id, tag(key), value])
+        waiting = sorted(
+            (s for s in self.states.values() if s.state == State.AWAITING_INPUT.value),
+            key=lambda s: s.since,
+        )
+        names = " ".join(s.name for s in waiting)
+        commands.append(["set-option", "-t", f"={self.fleet}:", tag("waiting"), names])
+        self.tmux_calls += 1
+        self.tmux.run(*commands, check=False)
+        self._write_snapshot()
 
     def _write_snapshot(self) -> None:
         snapshot = {
@@ -589,7 +597,7 @@ class Watcher:
                 stop_event=self.stop_event,
                 rust_timeout=1000,
                 yield_on_timeout=False,
-                watch_filter=None,
+                watch_filter=_is_input,
             ):
                 kinds = {"died" if path == died else "files" for _, path in changes}
                 for kind in kinds:
@@ -597,6 +605,12 @@ class Watcher:
         except Exception:  # the folder vanished: the fleet is going away
             log.exception("file watcher stopped")
             self.events.put(("layout", ""))
+
+
+def _is_input(change: watchfiles.Change, path: str) -> bool:
+    """Only hook event files and the pane-died file wake the watcher (not its own outputs)."""
+    del change
+    return path.endswith(("/events.jsonl", "/pane-died"))
 
 
 def _source(text: str) -> Source:
@@ -631,9 +645,60 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def record_history(watcher: Watcher, store: Store) -> None:
+    """Keep the watcher's transitions and Claude session ids in the history database."""
+
+    def on_transition(transition: Transition, state: SessionState) -> None:
+        store.upsert_session(
+            transition.fleet,
+            transition.session,
+            role=state.role,
+            agent=state.agent,
+            cwd=Path(state.cwd) if state.cwd else None,
+            pane_id=state.pane_id,
+        )
+        store.record_transition(
+            transition.fleet,
+            transition.session,
+            transition.new,
+            source=transition.source,
+            reason=transition.reason,
+            at=transition.at,
+        )
+
+    def on_session_start(session: str, event: hooks.HookEvent) -> None:
+        transcript = event.data.get("transcript_path")
+        store.note_claude_session(
+            watcher.fleet,
+            session,
+            event.session_id,
+            transcript_path=Path(transcript) if isinstance(transcript, str) else None,
+            at=event.at,
+        )
+
+    watcher.subscribe(on_transition)
+    watcher.session_listeners.append(on_session_start)
+
+
 def run_watcher(tmux: Tmux, fleet: str) -> int:
     """Entry point of ``orchestrator watch``: watch until the fleet ends or a signal arrives."""
     watcher = Watcher(tmux, fleet)
+    paths.ensure_private_dir(watcher.folder)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    logging.basicConfig(
+        filename=watcher.folder / "watcher.log",
+        level=logging.INFO,
+        format="%(asctime)s %(process)d %(levelname)s %(message)s",
+    )
+    log.info("watching fleet %s (tmux %s)", fleet, " ".join(tmux.base_args()))
+    store = Store()
+    log.info("history in %s", store.path)
+    if store.recovered_from is not None:
+        print(f"orchestrator: history database was corrupt; moved aside to {store.recovered_from}")
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet}:"], ("@orc_layout",))
+    layout_path = rows[0].get("@orc_layout") if rows else None
+    store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
+    record_history(watcher, store)
     signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
     signal.signal(signal.SIGHUP, lambda *_: watcher.stop())
     try:
@@ -643,6 +708,8 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    finally:
+        store.close()
     return 0
 
 
