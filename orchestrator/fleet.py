@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from orchestrator import launch, paths
+from orchestrator import launch, paths, session_worktrees
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
 from orchestrator.layout import Fleet, SessionPlan
 from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
@@ -56,6 +56,10 @@ PANE_FIELDS = (
     "@orc_since",
     "@orc_reason",
     "@orc_source",
+    "@orc_branch",
+    "@orc_base",
+    "@orc_worktree",
+    "@orc_repo",
 )
 
 
@@ -88,6 +92,14 @@ class PaneInfo:
     since: float | None
     reason: str
     source: str
+    branch: str = ""
+    """The session's own branch (worktree sessions only)."""
+    base: str = ""
+    """The branch the session's branch is compared with and merged into."""
+    worktree: str = ""
+    """The session's worktree folder."""
+    repo: str = ""
+    """The main work tree of the session's repository."""
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> PaneInfo:
@@ -116,6 +128,10 @@ class PaneInfo:
             since=_float(row.get("@orc_since")),
             reason=row.get("@orc_reason", ""),
             source=row.get("@orc_source", ""),
+            branch=row.get("@orc_branch", ""),
+            base=row.get("@orc_base", ""),
+            worktree=row.get("@orc_worktree", ""),
+            repo=row.get("@orc_repo", ""),
         )
 
 
@@ -196,6 +212,7 @@ def _tag_pane(target: str, fleet: Fleet, plan: SessionPlan) -> list[TmuxCommand]
     commands: list[TmuxCommand] = [
         ["set-option", "-p", "-t", target, tag(key), value] for key, value in tags.items()
     ]
+    commands += session_worktrees.tag_commands(target, plan)
     commands.append(["select-pane", "-t", target, "-T", escape_format(plan.name)])
     return commands
 
@@ -274,13 +291,23 @@ def up(
     size: tuple[int, int] | None = None,
     services: tuple[str, ...] = SERVICES,
 ) -> UpReport:
-    """Create the fleet, or start what is missing or dead in a live one."""
+    """Create the fleet, or start what is missing or dead in a live one.
+
+    Sessions with ``worktree`` set get their worktree first; if the launch then fails, the
+    worktrees and branches made for it are taken back (never ones that existed before).
+    """
     tmux_version()
     started = time.perf_counter()
-    if tmux.has_session(fleet.name):
-        report = _reconcile(fleet, tmux, services)
-    else:
-        report = _create(fleet, tmux, size or DEFAULT_SIZE, services)
+    prepared = session_worktrees.prepare(fleet)
+    fleet = prepared.fleet
+    try:
+        if tmux.has_session(fleet.name):
+            report = _reconcile(fleet, tmux, services)
+        else:
+            report = _create(fleet, tmux, size or DEFAULT_SIZE, services)
+    except BaseException:
+        prepared.undo()
+        raise
     report.seconds = time.perf_counter() - started
     return report
 
@@ -490,6 +517,7 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
                 "since": pane.since,
                 "reason": reason,
                 "cwd": pane.cwd,
+                **session_worktrees.status_fields(pane),
             }
         )
     return rows

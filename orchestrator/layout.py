@@ -12,7 +12,7 @@ import re
 import shlex
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orchestrator import paths
 from orchestrator.errors import LayoutError
 from orchestrator.profiles import PROFILES, AgentProfile
+from orchestrator.worktree import DEFAULT_PREFIX, WorktreeSettings, WorktreeSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 DEFAULT_LAYOUT = "parallel-5"
@@ -90,6 +91,36 @@ class Session(_Strict):
         return value
 
 
+class Worktrees(_Strict):
+    """Where sessions with ``worktree = true`` get their branch and worktree."""
+
+    prefix: str = Field(
+        DEFAULT_PREFIX,
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$",
+        description=(
+            "Branch name prefix: a session's branch is this plus its name (e.g. 'orc/dev-1'). "
+            "Cleanup only ever considers branches with this prefix."
+        ),
+    )
+    base: str | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "Local branch new session branches start from, and are compared with and merged "
+            "into; default: the branch the repository has checked out."
+        ),
+    )
+    folder: str | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "Folder holding the worktrees, relative to the layout's root; it must be outside the "
+            "repository. Default: '.<repo name>-worktrees' beside the repository."
+        ),
+    )
+
+
 class Layout(_Strict):
     """A fleet of agent sessions, as written in a layout file."""
 
@@ -99,6 +130,10 @@ class Layout(_Strict):
     arrange: Arrange = Field("tiled", description="tmux layout of the agents' window.")
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every session.")
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for all sessions.")
+    worktrees: Worktrees = Field(
+        default_factory=Worktrees,
+        description="Branch prefix, base and folder for sessions with worktree = true.",
+    )
     sessions: list[Session] = Field(min_length=1, description="The sessions, in pane order.")
 
     @model_validator(mode="after")
@@ -134,6 +169,9 @@ class SessionPlan:
     env: dict[str, str]
     prompt: str | None
     worktree: bool
+    checkout: WorktreeSpec | None = None
+    """The session's own worktree and branch, once ``up`` has made or found it (then ``cwd`` is
+    inside that worktree)."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +183,8 @@ class Fleet:
     arrange: str
     source: Path
     sessions: tuple[SessionPlan, ...]
+    worktrees: WorktreeSettings = field(default_factory=WorktreeSettings)
+    """Branch prefix, base and (absolute) folder for the sessions with ``worktree`` set."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,7 +345,7 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     table, index, key = "", None, loc[0] if loc else None
     if len(loc) >= 2 and loc[0] == "sessions" and isinstance(loc[1], int):
         table, index, key = "sessions", loc[1], loc[2] if len(loc) > 2 else None
-    elif loc and loc[0] in {"defaults", "env"}:
+    elif loc and loc[0] in {"defaults", "env", "worktrees"}:
         table, key = str(loc[0]), loc[1] if len(loc) > 1 else None
     current: tuple[str, int | None] = ("", None)
     counts: dict[str, int] = {}
@@ -381,12 +421,15 @@ def resolve(
                 worktree=spec.worktree if spec.worktree is not None else layout.defaults.worktree,
             )
         )
+    options = layout.worktrees
+    folder = (base / Path(options.folder).expanduser()).resolve() if options.folder else None
     return Fleet(
         name=layout.name,
         description=layout.description,
         arrange=layout.arrange,
         source=source,
         sessions=tuple(plans),
+        worktrees=WorktreeSettings(prefix=options.prefix, base=options.base, folder=folder),
     )
 
 

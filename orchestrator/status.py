@@ -29,7 +29,8 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
         if not watcher_running(name):
             found = Watcher(tmux, name).probe()
             probed[name] = {session: _row(state) for session, (state, _) in found.items()}
-    return [probed.get(str(row["fleet"]), {}).get(str(row["name"]), row) for row in rows]
+    # Probed states replace the state keys; the rest (branch, ahead, ...) stays as read.
+    return [{**row, **probed.get(str(row["fleet"]), {}).get(str(row["name"]), {})} for row in rows]
 
 
 def _age(at: float | None, now: float) -> str:

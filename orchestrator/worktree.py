@@ -496,6 +496,25 @@ def ensure_worktree(spec: WorktreeSpec, *, allow_dirty_base: bool = False) -> En
     return EnsureResult(spec, created_branch=created_branch, created_worktree=True)
 
 
+def undo_ensure(result: EnsureResult) -> str | None:
+    """Take back what :func:`ensure_worktree` made, and nothing that existed before it.
+
+    For a launch that failed after its worktrees were made. git re-checks: the worktree is removed
+    without ``--force`` (refused if anything was written there since) and the branch with ``-d``
+    (refused if it gained commits). Returns None when all is undone, else what was kept and why.
+    """
+    spec = result.spec
+    if result.created_worktree:
+        proc = _git(spec.repo, "worktree", "remove", str(spec.path), check=False)
+        if proc.returncode != 0:
+            return f"kept worktree {spec.path} and branch {spec.branch}: {_stderr(proc)}"
+    if result.created_branch:
+        proc = _delete_branch(spec, force=False)
+        if proc.returncode != 0:
+            return f"kept branch {spec.branch}: {_stderr(proc)}"
+    return None
+
+
 def _check_base(spec: WorktreeSpec, trees: Sequence[_Worktree], *, allow_dirty_base: bool) -> None:
     if _rev(spec.repo, _branch_ref(spec.base)) is None:
         raise WorktreeError(

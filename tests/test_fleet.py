@@ -85,7 +85,13 @@ def test_default_layout_gives_five_tagged_panes(
         "since",
         "reason",
         "cwd",
+        "branch",
+        "base",
+        "ahead",
+        "behind",
+        "changed",
     }
+    assert {rows[0][key] for key in ("branch", "base", "ahead", "behind", "changed")} == {None}
 
 
 def shell_layout(tmp_path: Path, name: str = "team", extra: str = "") -> Path:
