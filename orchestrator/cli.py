@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from orchestrator import __version__, fleet, layout
+from orchestrator import __version__, fleet, layout, worktree_cli
 from orchestrator.errors import OrchestratorError
 from orchestrator.tmux import Tmux
 
@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "watch", "Run the fleet's watcher in the foreground (`up` starts one for you).", _watch
     )
     watch.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+
+    worktree_cli.add_commands(command, _tmux)
     return parser
 
 
@@ -160,8 +162,8 @@ def _age(since: object) -> str:
 
 
 def _table(rows: list[dict[str, object]]) -> str:
-    headers = ("FLEET", "SESSION", "STATE", "FOR", "REASON", "PANE", "ROLE")
-    body = [
+    headers: tuple[str, ...] = ("FLEET", "SESSION", "STATE", "FOR", "REASON", "PANE", "ROLE")
+    body: list[tuple[str, ...]] = [
         (
             str(row["fleet"]),
             str(row["name"]),
@@ -173,6 +175,11 @@ def _table(rows: list[dict[str, object]]) -> str:
         )
         for row in rows
     ]
+    if any(row.get("branch") for row in rows):
+        headers = (*headers, "BRANCH")
+        body = [
+            (*line, worktree_cli.branch_cell(row)) for line, row in zip(body, rows, strict=True)
+        ]
     widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))

@@ -237,6 +237,18 @@ def status_fields(pane: PaneInfo) -> dict[str, object]:
     }
 
 
+def diff(pane: PaneInfo) -> str:
+    """A session's work against its base as a patch (committed, uncommitted and untracked)."""
+    spec = spec_of(pane)
+    if spec is None:
+        raise WorktreeError(
+            f"session {pane.name} works in the shared folder {pane.cwd}, not in a worktree of its "
+            "own, so it has no branch to compare",
+            hint="set worktree = true for it in the layout (then `orchestrator up`)",
+        )
+    return worktree.diff(spec)
+
+
 # ---------------------------------------------------------------------------------------------
 # Finding a session's worktree for diff, merge and clean
 
@@ -294,3 +306,16 @@ def live_sessions(
         if spec.repo.resolve() == repo.resolve():
             live.add(spec.branch.removeprefix(settings.prefix))
     return frozenset(live)
+
+
+def settings_from_panes(panes: Iterable[PaneInfo], repo: Path) -> WorktreeSettings | None:
+    """The prefix and folder a running fleet uses for ``repo``, read from its panes' tags."""
+    for pane in panes:
+        spec = spec_of(pane)
+        if spec is None or spec.repo.resolve() != repo.resolve():
+            continue
+        if spec.branch.endswith(pane.name) and len(spec.branch) > len(pane.name):
+            return WorktreeSettings(
+                prefix=spec.branch.removesuffix(pane.name), folder=spec.path.parent
+            )
+    return None

@@ -1,0 +1,206 @@
+"""The ``diff``, ``merge`` and ``clean`` commands: a thin shell over the worktree core.
+
+A running session is found from its pane's tags. A session whose fleet has ended is found by its
+branch in the repository (``--repo``, default the current folder's), with the branch prefix and
+worktree folder of ``--layout`` if given, else those of a fleet running on that repository, else
+the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from orchestrator import fleet, layout, session_worktrees, worktree
+from orchestrator.errors import OrchestratorError
+from orchestrator.tmux import Tmux
+from orchestrator.worktree import CleanItem, WorktreeSettings
+
+Handler = Callable[[argparse.Namespace], int]
+CommandFactory = Callable[[str, str, Handler], argparse.ArgumentParser]
+TmuxOf = Callable[[argparse.Namespace], Tmux]
+
+
+def add_commands(command: CommandFactory, tmux_of: TmuxOf) -> None:
+    """Declare ``diff``, ``merge`` and ``clean`` with the CLI's own ``command`` helper."""
+
+    def bound(handler: Callable[[argparse.Namespace, Tmux], int]) -> Handler:
+        return lambda args: handler(args, tmux_of(args))
+
+    diff = command(
+        "diff", "Show a worktree session's work against its base branch, as a patch.", bound(_diff)
+    )
+    diff.add_argument("name", help="session name")
+    _where(diff, fleet_option=True)
+
+    merge = command(
+        "merge",
+        "Bring a worktree session's branch into its base, in the main checkout.",
+        bound(_merge),
+    )
+    merge.add_argument("name", help="session name")
+    merge.add_argument(
+        "--mode",
+        choices=("ff-only", "merge-commit"),
+        default="ff-only",
+        help="fast-forward only (default; refused if the base moved on), or a merge commit",
+    )
+    _where(merge, fleet_option=True)
+
+    clean = command(
+        "clean",
+        "List session worktrees and branches; remove those that hold nothing unsaved.",
+        bound(_clean),
+    )
+    clean.add_argument(
+        "--force",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="also remove these items although they hold work (prints how to restore the branch)",
+    )
+    clean.add_argument(
+        "--squash-merged",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="these branches were squash-merged: their changes in the base are enough",
+    )
+    clean.add_argument(
+        "-n", "--dry-run", action="store_true", help="list what would go, remove nothing"
+    )
+    _where(clean, fleet_option=False)
+
+
+def _where(parser: argparse.ArgumentParser, *, fleet_option: bool) -> None:
+    if fleet_option:
+        parser.add_argument("--fleet", help="the fleet, when several have a session of that name")
+    parser.add_argument(
+        "--repo", metavar="PATH", help="the repository (default: the current folder's)"
+    )
+    parser.add_argument(
+        "--layout",
+        metavar="FILE",
+        help="take the branch prefix, base and worktree folder from this layout",
+    )
+
+
+def _target(args: argparse.Namespace) -> tuple[Path, WorktreeSettings | None]:
+    """The folder to find the repository from, and the layout's settings if one was given."""
+    folder = Path.cwd()
+    settings = None
+    if args.layout:
+        plan = layout.load_fleet(args.layout, check_commands=False)
+        settings = plan.worktrees
+        first = next((session for session in plan.sessions if session.worktree), None)
+        if first is not None:
+            folder = first.cwd
+    if args.repo:
+        folder = Path(args.repo).expanduser().resolve()
+    return folder, settings
+
+
+def _spec(args: argparse.Namespace, tmux: Tmux) -> worktree.WorktreeSpec:
+    panes = fleet.list_sessions(tmux, args.fleet)
+    folder, settings = _target(args)
+    if settings is None and not any(pane.name == args.name for pane in panes):
+        repo = worktree.find_repo(folder)
+        settings = session_worktrees.settings_from_panes(panes, repo)
+    return session_worktrees.locate(
+        args.name, panes, repo=folder, settings=settings or WorktreeSettings()
+    )
+
+
+def _diff(args: argparse.Namespace, tmux: Tmux) -> int:
+    spec = _spec(args, tmux)
+    patch = worktree.diff(spec)
+    if not patch:
+        print(f"session {spec.session}: no changes on {spec.branch} against {spec.base}")
+        return 0
+    sys.stdout.write(patch)
+    return 0
+
+
+def _merge(args: argparse.Namespace, tmux: Tmux) -> int:
+    spec = _spec(args, tmux)
+    result = worktree.merge(spec, mode=args.mode)
+    if result.commits == 0:
+        print(f"{spec.base} already has everything on {spec.branch}; nothing merged")
+        return 0
+    how = "fast-forward" if result.mode == "ff-only" else "merge commit"
+    print(
+        f"merged {result.commits} commit(s) of {spec.branch} into {spec.base} ({how}) in "
+        f"{spec.repo}: {result.before[:10]}..{result.after[:10]}"
+    )
+    return 0
+
+
+def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
+    folder, settings = _target(args)
+    repo = worktree.find_repo(folder)
+    panes = fleet.list_sessions(tmux)
+    settings = settings or session_worktrees.settings_from_panes(panes, repo) or WorktreeSettings()
+    live = session_worktrees.live_sessions(panes, repo, settings)
+    force, squash = set(args.force), set(args.squash_merged)
+    items = worktree.plan_clean(repo, settings, live, assume_squash_merged=squash)
+    unknown = sorted((force | squash) - {item.spec.session for item in items})
+    if unknown:
+        known = ", ".join(item.spec.session for item in items) or "none"
+        raise OrchestratorError(
+            f"no worktree or branch named {', '.join(unknown)} with prefix "
+            f"{settings.prefix!r} in {repo} (found: {known})",
+            hint="use the names `orchestrator clean --dry-run` lists",
+        )
+    where = settings.folder or worktree.default_folder(repo)
+    print(f"{repo}: branches {settings.prefix}*, worktrees in {where}")
+    if not items:
+        print("  nothing to clean")
+        return 0
+    width = max(len(item.spec.session) for item in items)
+    if args.dry_run:
+        for item in items:
+            forced = item.spec.session in force and item.safety.forceable
+            verdict = "would remove" if item.safety.safe or forced else "would keep"
+            _print_item(item, width, verdict, "" if item.safety.safe else item.safety.verdict)
+    else:
+        for outcome in worktree.clean(
+            repo, settings, live, force=force, assume_squash_merged=squash
+        ):
+            verdict = "removed" if outcome.removed else "kept"
+            detail = outcome.detail.removeprefix("kept: ")
+            _print_item(outcome.item, width, verdict, detail)
+            if outcome.restore:
+                print(f"  {'':{width}}  restore the branch with: {outcome.restore}")
+    orphans = [item.spec.session for item in items if item.orphaned]
+    if orphans:
+        print(f"no running session (left by a crash or an ended fleet): {', '.join(orphans)}")
+    return 0
+
+
+def _print_item(item: CleanItem, width: int, verdict: str, detail: str) -> None:
+    name = item.spec.session
+    where = item.worktree or "(no worktree)"
+    branch = item.spec.branch if item.has_branch else "(no branch)"
+    print(f"  {name.ljust(width)}  {verdict}: {branch}, {where}")
+    if detail:
+        print(f"  {'':{width}}  {detail}")
+    if verdict.endswith("keep") or verdict == "kept":
+        safety = item.safety
+        if safety.squash_merged and not safety.safe:
+            print(f"  {'':{width}}  if it was squash-merged: --squash-merged {name}")
+        if safety.forceable and not safety.safe:
+            print(f"  {'':{width}}  to remove it anyway: --force {name}")
+
+
+def branch_cell(row: dict[str, object]) -> str:
+    """The BRANCH column of ``status``: ``orc/dev-1 +2/-0 3 changed`` (empty for shared folders)."""
+    branch = row.get("branch")
+    if not branch:
+        return ""
+    if row.get("ahead") is None:
+        return f"{branch} (?)"
+    return f"{branch} +{row['ahead']}/-{row['behind']} {row['changed']} changed"
