@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator import worktree
-from orchestrator.errors import NotFoundError, OrchestratorError
+from orchestrator.errors import OrchestratorError
 from orchestrator.tmux import TmuxCommand, tag
 from orchestrator.worktree import (
     ChangedFile,
@@ -284,7 +284,7 @@ def locate(
     try:
         return worktree.plan_worktree(repo, name, settings)
     except worktree.NotARepositoryError as exc:
-        raise NotFoundError(
+        raise WorktreeError(
             f"no running session named {name!r}, and {exc.message}",
             hint="run this in the repository (or give --repo), check the name with "
             "`orchestrator status`, or -L/--socket-name",

@@ -9,6 +9,7 @@ the defaults.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -108,8 +109,10 @@ def _spec(args: argparse.Namespace, tmux: Tmux) -> worktree.WorktreeSpec:
     panes = fleet.list_sessions(tmux, args.fleet)
     folder, settings = _target(args)
     if settings is None and not any(pane.name == args.name for pane in panes):
-        repo = worktree.find_repo(folder)
-        settings = session_worktrees.settings_from_panes(panes, repo)
+        # Not in a repository: `locate` says so, naming the session it looked for.
+        with contextlib.suppress(worktree.NotARepositoryError):
+            repo = worktree.find_repo(folder)
+            settings = session_worktrees.settings_from_panes(panes, repo)
     return session_worktrees.locate(
         args.name, panes, repo=folder, settings=settings or WorktreeSettings()
     )
