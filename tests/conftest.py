@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.harness.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated(

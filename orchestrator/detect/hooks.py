@@ -55,7 +55,7 @@ def hook_command(events: Path, token: str) -> str:
     # the line while still draining stdin (Claude never sees a broken pipe).
     return (
         f"{{ printf '%s %s ' {shlex.quote(token)} \"$(date +%s.%N)\"; "
-        f"tr -d '\\n\\r' | cut -b 1-{MAX_LINE}; }} >> {shlex.quote(str(events))} 2>/dev/null; "
+        f"tr -d '\\n\\r' | cut -b 1-{MAX_LINE}; }} 2>/dev/null >> {shlex.quote(str(events))}; "
         "exit 0"
     )
 

@@ -109,8 +109,14 @@ class SessionTracker:
             self.match = classify(text, self.rules) if self.rules else None
 
     def see_hooks(self, events: list[HookEvent]) -> None:
-        """Record new hook events; the last one that says something wins."""
+        """Record new hook events; the last one that says something wins.
+
+        Events from before this pane's agent started belong to an earlier run in the same pane
+        (the events file outlives a restart) and are ignored.
+        """
         for event in events:
+            if event.at < self.started - 1.0:
+                continue
             state = state_of(event)
             if state is not None:
                 self.hook_event, self.hook_state = event, state
@@ -123,7 +129,8 @@ class SessionTracker:
             decided_at = next(
                 (s.since for s in verdict.signals if s.source == verdict.source and s.since), now
             )
-            self.since = min(now, decided_at) if decided_at else now
+            # Never before the previous change: a late-arriving signal cannot rewrite history.
+            self.since = max(self.since, min(now, decided_at or now))
         self.verdict = verdict
         return verdict, changed
 
@@ -187,8 +194,11 @@ class SessionTracker:
             return verdict(hook, "SessionEnd hook; the process is on its way out")
         if hook.state == State.AWAITING_INPUT and (hook_fresh or not screen_checked):
             return verdict(hook, "permission hook; the screen has not caught up yet")
-        # Past this point an awaiting hook is stale: the prompt left the screen without a hook
-        # (Esc, or answered), so the screen decides.
+        if hook.state == State.AWAITING_INPUT:
+            # The prompt left the screen without a hook saying so (Esc, or answered): the hook
+            # is stale and has no more say until its next event.
+            hook = Signal(Source.HOOK, None, f"stale: {hook.reason}", hook.since, hook.evidence)
+            signals = (proc, hook, screen, registry)
         if screen.state == State.WORKING:
             reason = hook.reason if hook.state == State.WORKING else screen.reason
             return verdict(screen, "working marker on screen", reason)
