@@ -340,9 +340,12 @@ def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], services: tuple[str
         if index == 0:
             geometry = ["-x", str(size[0]), "-y", str(size[1])]
             new_session = ["new-session", "-d", "-s", name, "-n", AGENTS_WINDOW, *geometry]
-            commands.append([*new_session, *options, *command])
+            # `new-session -e` would put the first agent's environment into the tmux session's
+            # own, and so into every later pane: start a placeholder and respawn the pane.
+            commands.append([*new_session, "--", "cat"])
             commands += _session_options(name, str(fleet.source))
             commands += _window_options(agents)
+            commands.append(["respawn-pane", "-k", "-t", agents, *options, *command])
         else:
             commands.append(["split-window", "-t", agents, *options, *command])
             # Re-tile after each split so that many panes never run out of room.

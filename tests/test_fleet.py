@@ -289,3 +289,28 @@ def test_version() -> None:
     )
     assert proc.returncode == 0
     assert proc.stdout.startswith("orchestrator 0.")
+
+
+def test_session_env_stays_in_its_own_pane(server: libtmux.Server, tmp_path: Path) -> None:
+    script = 'env > "$0"; exec sleep 3600'
+    path = tmp_path / "env.toml"
+    path.write_text(
+        'name = "envs"\n[env]\nSHARED = "all"\n[defaults]\nagent = "shell"\n'
+        f'[[sessions]]\nname = "first"\ncommand = ["sh", "-c", {json.dumps(script)}, "{tmp_path}/first.env"]\n'
+        'env = { ONLY_FIRST = "1" }\n'
+        f'[[sessions]]\nname = "second"\ncommand = ["sh", "-c", {json.dumps(script)}, "{tmp_path}/second.env"]\n'
+        'env = { ONLY_SECOND = "2" }\n'
+    )
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux)
+    files = [tmp_path / "first.env", tmp_path / "second.env"]
+    wait_for(lambda: all(f.exists() and f.read_text() for f in files))
+    first, second = (f.read_text().splitlines() for f in files)
+    assert "ONLY_FIRST=1" in first
+    assert "ONLY_SECOND=2" in second
+    assert "ONLY_FIRST=1" not in second
+    assert "ONLY_SECOND=2" not in first
+    assert "SHARED=all" in first
+    assert "SHARED=all" in second
+    environment = tmux.run(["show-environment", "-t", "=envs:"])
+    assert not any(line.startswith("ONLY_") for line in environment)
