@@ -94,8 +94,11 @@ class Transition:
     old: str
     new: str
     at: float
+    """When the state began, as told by the signal that decided it."""
     source: str
     reason: str
+    reported: float = 0.0
+    """When the watcher published it (``at`` to ``reported`` is the detection delay)."""
 
 
 Subscriber = Callable[[Transition, SessionState], None]
@@ -302,6 +305,7 @@ class Watcher:
                     at=state.since,
                     source=state.source,
                     reason=state.reason,
+                    reported=time.time(),
                 )
                 changes.append((transition, state))
             elif previous is None or previous.reason != state.reason:
