@@ -85,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard = command("dashboard", "Show the fleet's sessions and their states.", _dashboard)
     dashboard.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
 
+    jump = command(
+        "jump",
+        "Go to a session's pane, the next one awaiting input, or the dashboard.",
+        _jump,
+    )
+    target = jump.add_mutually_exclusive_group()
+    target.add_argument("name", nargs="?", help="session name")
+    target.add_argument(
+        "--next", action="store_true", help="the next session awaiting input (oldest first)"
+    )
+    target.add_argument("--dashboard", action="store_true", help="the fleet's dashboard window")
+    jump.add_argument("--fleet", help="fleet name (default: the only or current)")
+
     watch = command(
         "watch", "Run the fleet's watcher in the foreground (`up` starts one for you).", _watch
     )
@@ -236,10 +249,34 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from orchestrator import placeholder_dashboard
+    from orchestrator import tui
 
     tmux = _tmux(args)
-    return placeholder_dashboard.run(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+    return tui.run(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+
+
+def _jump(args: argparse.Namespace) -> int:
+    from orchestrator import jump
+
+    tmux = _tmux(args)
+    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    jump.install_back_key(tmux)
+    if args.dashboard:
+        argv = jump.jump_to_pane(tmux, jump.dashboard_pane(tmux, name))
+    elif args.next:
+        target = jump.next_waiting(fleet.list_sessions(tmux, name), jump.current_pane(tmux))
+        if target is None:
+            print(f"no session of {name} is awaiting input")
+            return 1
+        argv = jump.jump(tmux, name, target)
+    elif args.name:
+        argv = jump.jump(tmux, name, args.name)
+    else:
+        raise OrchestratorError("name a session, or give --next or --dashboard")
+    if argv:
+        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+        os.execvpe(argv[0], argv, env)  # noqa: S606
+    return 0
 
 
 def _watch(args: argparse.Namespace) -> int:

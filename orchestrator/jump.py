@@ -1,0 +1,168 @@
+"""Taking the user to a session's pane, and back to the dashboard.
+
+Used by the dashboard and by ``orchestrator jump NAME | --next | --dashboard``. Inside tmux (on
+the fleet's own server) a jump selects the pane's window and pane and switches the client when the
+pane is in another tmux session; outside tmux it hands back the ``attach-session`` command line,
+which the caller runs (the CLI execs it, the dashboard suspends itself around it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from orchestrator import fleet as fleet_mod
+from orchestrator.detect.model import State
+from orchestrator.errors import NotFoundError
+from orchestrator.tmux import Tmux, TmuxCommand
+
+BACK_KEY = os.environ.get("ORCHESTRATOR_BACK_KEY", "B")
+"""The key (after the tmux prefix) that returns to the fleet's dashboard window."""
+_BACK_COMMAND = (
+    "if-shell -F '#{@orc_fleet}' 'select-window -t :dashboard' "
+    "'display-message \"not in an orchestrator fleet\"'"
+)
+
+
+@dataclass(frozen=True)
+class Client:
+    """An attached tmux client and what it is looking at."""
+
+    tty: str
+    session: str
+    pane_id: str
+    """The active pane of the client's current window: what the user sees."""
+    activity: float
+
+
+def clients(tmux: Tmux) -> list[Client]:
+    """Every client attached to the server (one tmux call)."""
+    fields = ("client_tty", "client_session", "pane_id", "client_activity")
+    rows = tmux.query(["list-clients"], fields)
+    found = []
+    for row in rows:
+        try:
+            activity = float(row.get("client_activity") or 0)
+        except ValueError:
+            activity = 0.0
+        found.append(Client(row["client_tty"], row["client_session"], row["pane_id"], activity))
+    return found
+
+
+def viewed_panes(tmux: Tmux) -> set[str]:
+    """The panes attached clients are showing right now (their windows' active panes)."""
+    return {client.pane_id for client in clients(tmux)}
+
+
+def waiting_order(panes: Iterable[fleet_mod.PaneInfo]) -> list[str]:
+    """Names of the sessions awaiting input, the one waiting longest first."""
+    waiting = [p for p in panes if p.kind == "agent" and p.state == State.AWAITING_INPUT.value]
+    waiting.sort(key=lambda p: (p.since or 0.0, p.name))
+    return [p.name for p in waiting]
+
+
+def next_in(order: Sequence[str], current: str | None) -> str | None:
+    """The session after ``current`` in ``order``, cycling; the first when ``current`` is not in
+    it. None when nothing waits."""
+    if not order:
+        return None
+    if current in order:
+        return order[(order.index(current) + 1) % len(order)]
+    return order[0]
+
+
+def next_waiting(
+    panes: Sequence[fleet_mod.PaneInfo], current_pane: str | None = None
+) -> str | None:
+    """The next session awaiting input, after the one in ``current_pane`` (a pane id)."""
+    current = next((p.name for p in panes if p.pane_id == current_pane), None)
+    return next_in(waiting_order(panes), current)
+
+
+def inside(tmux: Tmux) -> bool:
+    """Whether this process runs inside a pane of ``tmux``'s server (not just any tmux)."""
+    value = os.environ.get("TMUX", "")
+    if not value:
+        return False
+    socket = value.split(",")[0]
+    lines = tmux.run(["display-message", "-p", "#{socket_path}"], check=False)
+    return bool(lines) and os.path.realpath(lines[0]) == os.path.realpath(socket)
+
+
+def _my_client(tmux: Tmux) -> Client | None:
+    """The client showing the session this process runs in (most recently active one)."""
+    attached = clients(tmux)
+    here = os.environ.get("TMUX_PANE")
+    session = ""
+    if here:
+        rows = tmux.query(["display-message", "-p", "-t", here], ("session_name",))
+        session = rows[0]["session_name"] if rows else ""
+    mine = [c for c in attached if c.session == session] or attached
+    return max(mine, key=lambda c: c.activity, default=None)
+
+
+def back_key_commands() -> list[TmuxCommand]:
+    """The key binding that brings the user back to the fleet's dashboard window.
+
+    tmux key bindings are server-wide, so the binding works from any session: in a fleet it
+    selects the current fleet's ``dashboard`` window, elsewhere it says so.
+    """
+    return [["bind-key", "-T", "prefix", BACK_KEY, _BACK_COMMAND]]
+
+
+def install_back_key(tmux: Tmux) -> bool:
+    """Bind :data:`BACK_KEY` unless the user bound it to something else. True when ours."""
+    lines = tmux.run(["list-keys", "-T", "prefix", BACK_KEY], check=False)
+    if lines and not any("@orc_fleet" in line for line in lines):
+        return False
+    tmux.run(*back_key_commands(), check=False)
+    return True
+
+
+def find_pane(tmux: Tmux, fleet: str, name: str) -> fleet_mod.PaneInfo:
+    """The agent pane of session ``name`` in ``fleet``."""
+    for pane in fleet_mod.list_sessions(tmux, fleet):
+        if pane.name == name:
+            return pane
+    raise NotFoundError(
+        f"no session named {name!r} in fleet {fleet!r}",
+        hint="run `orchestrator status` to list sessions",
+    )
+
+
+def jump_to_pane(tmux: Tmux, pane_id: str) -> list[str] | None:
+    """Show ``pane_id``. Returns the attach command line the caller must run when outside tmux."""
+    select: list[TmuxCommand] = [
+        ["select-window", "-t", pane_id],
+        ["select-pane", "-t", pane_id],
+    ]
+    if inside(tmux):
+        client = _my_client(tmux)
+        if client is not None:
+            select.append(["switch-client", "-c", client.tty, "-t", pane_id])
+        tmux.run(*select)
+        return None
+    tmux.run(*select)
+    return [*tmux.base_args(), "attach-session", "-t", pane_id]
+
+
+def jump(tmux: Tmux, fleet: str, name: str) -> list[str] | None:
+    """Take the user to session ``name``; see :func:`jump_to_pane`."""
+    return jump_to_pane(tmux, find_pane(tmux, fleet, name).pane_id)
+
+
+def current_pane(tmux: Tmux) -> str | None:
+    """The pane the user is looking at: this client's pane inside tmux, else the latest client's."""
+    client = _my_client(tmux)
+    return client.pane_id if client else None
+
+
+def dashboard_pane(tmux: Tmux, fleet: str) -> str:
+    """The pane of the fleet's dashboard window."""
+    for pane in fleet_mod.list_panes(tmux, fleet):
+        if pane.kind == "dashboard":
+            return pane.pane_id
+    raise NotFoundError(
+        f"fleet {fleet!r} has no dashboard window", hint=f"run `orchestrator up` for {fleet}"
+    )

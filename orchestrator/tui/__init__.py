@@ -1,0 +1,20 @@
+"""The dashboard (Textual). The only package that imports Textual."""
+
+from __future__ import annotations
+
+from orchestrator.tmux import Tmux
+
+
+def run(tmux: Tmux, fleet: str) -> int:
+    """Run the dashboard for ``fleet`` until the user quits; the fleet runs on."""
+    from orchestrator import jump, notify
+    from orchestrator.backend import TmuxBackend
+    from orchestrator.tui.app import run_app
+
+    jump.install_back_key(tmux)
+    backend = TmuxBackend(tmux, fleet)
+    try:
+        run_app(backend, forgotten_after=notify.load_settings().forgotten_after)
+    finally:
+        backend.close()
+    return 0

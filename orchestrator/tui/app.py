@@ -1,0 +1,377 @@
+"""The dashboard: every session of a fleet, a live preview, and keys to act on them.
+
+The UI thread never waits on tmux, git or psutil: a worker thread takes snapshots from the backend
+(woken by the watcher's pushes) and posts them; the preview is captured in another worker; every
+action runs in a worker too. Rows repaint only when their text changes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from orchestrator import jump as jump_mod
+from orchestrator.backend import Backend, SessionRow
+from orchestrator.detect.model import State
+from orchestrator.tui.rows import SessionRowView, header_text
+from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
+
+MIN_REFRESH = 0.25
+"""Seconds between two snapshots at the most: bursts of changes are coalesced."""
+PREVIEW_EVERY = 0.5
+"""Seconds between two captures of the selected pane."""
+
+KEYS: tuple[tuple[str, str, str, str], ...] = (
+    # key(s), action, footer label, help text
+    ("down,j", "cursor_down", "Down", "move down"),
+    ("up,k", "cursor_up", "Up", "move up"),
+    ("enter", "jump", "Jump", "go to the selected session's pane"),
+    ("n", "next_waiting", "Next waiting", "go to the next session awaiting input (oldest first)"),
+    ("space", "mark", "Mark", "mark or unmark a session (prompts and interrupts go to all marked)"),
+    ("p", "prompt", "Prompt", "send a prompt to the marked sessions, or the selected one"),
+    ("i", "interrupt", "Interrupt", "press Esc in the marked sessions, or the selected one"),
+    ("r", "restart", "Restart", "restart the selected session's agent when it has exited"),
+    ("x", "end", "End", "end the selected session (asks first)"),
+    ("s", "toggle_sort", "Sort", "sessions awaiting input first, or in pane order"),
+    ("question_mark", "help", "Help", "this screen"),
+    ("q", "quit", "Quit", "quit the dashboard (the fleet runs on)"),
+)
+
+
+class RowsChanged(Message):
+    """A new snapshot of the sessions, from the worker."""
+
+    def __init__(self, rows: list[SessionRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+class PreviewCaptured(Message):
+    """The screen of a session's pane, from the worker."""
+
+    def __init__(self, name: str, text: str) -> None:
+        super().__init__()
+        self.name = name
+        self.text = text
+
+
+class Dashboard(App[None]):
+    """The fleet's dashboard."""
+
+    TITLE = "orchestrator"
+    CSS = """
+    #title { height: 1; background: $primary; color: $text; padding: 0 1; }
+    #header { height: 1; padding: 0 0; color: $text-muted; }
+    #rows { height: auto; max-height: 50%; }
+    #preview-box { border: round $primary; height: 1fr; }
+    #preview { height: 1fr; text-wrap: nowrap; text-overflow: clip; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(key, action, label, show=action not in {"cursor_down", "cursor_up", "mark"})
+        for key, action, label, _ in KEYS
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        forgotten_after: float = 300.0,
+        live: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.forgotten_after = forgotten_after
+        self.live = live
+        """Run the snapshot and preview workers (snapshot tests drive the app by hand)."""
+        self.clock = clock
+        self.rows: list[SessionRow] = []
+        self.selected: str | None = None
+        self.marked: set[str] = set()
+        self.waiting_first = True
+        self.last_jump: str | None = None
+        self.preview_text = ""
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield Static(header_text(), id="header")
+        yield VerticalScroll(id="rows")
+        with Vertical(id="preview-box"):
+            yield Static(id="preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start the workers; repaint ages once a second."""
+        self.query_one("#title", Static).update(f"fleet {self.backend.fleet}")
+        self.set_interval(1.0, self._repaint)
+        if self.live:
+            self._watch_states()
+            self.set_interval(PREVIEW_EVERY, self._capture_preview)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="states")
+    def _watch_states(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            started = time.monotonic()
+            try:
+                self.post_message(RowsChanged(self.backend.snapshot()))
+            except Exception as exc:  # tmux gone for a moment: say so, keep trying
+                self.call_from_thread(self.notify, str(exc), severity="error")
+            self.backend.wait_for_change(1.0)
+            time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
+
+    def _capture_preview(self) -> None:
+        if self.selected is not None:
+            self._preview_worker(self.selected, self.app_focus)
+
+    @work(thread=True, exclusive=True, group="preview")
+    def _preview_worker(self, name: str, looking: bool) -> None:
+        text = self.backend.preview(name)
+        if looking:
+            self.backend.mark_seen(name)
+        self.post_message(PreviewCaptured(name, text))
+
+    def _act(self, what: str, action: Callable[[], object]) -> None:
+        """Run an action on the backend in a worker; report failure as a notification."""
+
+        def run() -> None:
+            try:
+                action()
+            except Exception as exc:
+                self.call_from_thread(self.notify, f"{what} failed: {exc}", severity="error")
+
+        self.run_worker(run, thread=True, group="actions", name=what)
+
+    # -- updates ---------------------------------------------------------------------------
+
+    def on_rows_changed(self, message: RowsChanged) -> None:
+        """Take a snapshot (only the latest matters)."""
+        self.set_rows(message.rows)
+
+    def set_rows(self, rows: list[SessionRow]) -> None:
+        """Show these sessions (also used by tests and the screenshot)."""
+        self.rows = rows
+        names = {row.name for row in rows}
+        self.marked &= names
+        if self.selected not in names:
+            self.selected = self.ordered()[0].name if rows else None
+        self._repaint()
+
+    def on_preview_captured(self, message: PreviewCaptured) -> None:
+        """Show a captured screen when it is still the selected session's."""
+        if message.name == self.selected:
+            self.show_preview(message.text)
+
+    def show_preview(self, text: str) -> None:
+        """Show a pane's screen, its bottom lines when it is taller than the preview."""
+        self.preview_text = text
+        widget = self.query_one("#preview", Static)
+        height = widget.size.height or 20
+        lines = text.rstrip("\n").split("\n")
+        widget.update(Text.from_ansi("\n".join(lines[-height:])))
+        box = self.query_one("#preview-box")
+        box.border_title = f"{self.selected}" if self.selected else ""
+
+    def ordered(self) -> list[SessionRow]:
+        """Rows in display order: awaiting input first (longest waiting first) when sorting."""
+        if not self.waiting_first:
+            return list(self.rows)
+        waiting = [r for r in self.rows if r.state == State.AWAITING_INPUT.value]
+        waiting.sort(key=lambda r: r.since or 0.0)
+        return waiting + [r for r in self.rows if r.state != State.AWAITING_INPUT.value]
+
+    def _repaint(self) -> None:
+        container = self.query_one("#rows", VerticalScroll)
+        views = {view.row.name: view for view in container.query(SessionRowView)}
+        ordered = self.ordered()
+        for name in set(views) - {row.name for row in ordered}:
+            views.pop(name).remove()
+        wanted: list[SessionRowView] = []
+        for row in ordered:
+            view = views.get(row.name) or SessionRowView(row)
+            wanted.append(view)
+            if view.parent is None:
+                container.mount(view)
+            view.show(
+                row,
+                marked=row.name in self.marked,
+                selected=row.name == self.selected,
+                threshold=self.forgotten_after,
+                now=self.clock(),
+            )
+        current = [v for v in container.children if isinstance(v, SessionRowView)]
+        if [v.row.name for v in current] != [v.row.name for v in wanted]:
+            for index, view in enumerate(wanted):
+                if index and view.parent is not None:
+                    container.move_child(view, after=wanted[index - 1])
+        waiting = sum(1 for r in self.rows if r.state == State.AWAITING_INPUT.value)
+        title = f"fleet {self.backend.fleet}: {len(self.rows)} session(s)"
+        if waiting:
+            title += f", {waiting} awaiting input"
+        self.query_one("#title", Static).update(title)
+
+    # -- selection -------------------------------------------------------------------------
+
+    def select(self, name: str | None) -> None:
+        """Select a session by name and scroll it into view."""
+        if name == self.selected:
+            return
+        self.selected = name
+        self._repaint()
+        if name is not None:
+            for view in self.query(SessionRowView):
+                if view.row.name == name:
+                    self.query_one("#rows", VerticalScroll).scroll_to_widget(view, animate=False)
+            if self.live:
+                self._preview_worker(name, self.app_focus)
+
+    def _move(self, step: int) -> None:
+        names = [row.name for row in self.ordered()]
+        if not names:
+            return
+        index = names.index(self.selected) if self.selected in names else -step
+        self.select(names[max(0, min(len(names) - 1, index + step))])
+
+    def action_cursor_down(self) -> None:
+        """Select the next row."""
+        self._move(1)
+
+    def action_cursor_up(self) -> None:
+        """Select the previous row."""
+        self._move(-1)
+
+    def action_mark(self) -> None:
+        """Mark or unmark the selected session."""
+        if self.selected is not None:
+            self.marked ^= {self.selected}
+            self._repaint()
+
+    def action_toggle_sort(self) -> None:
+        """Awaiting input first, or pane order."""
+        self.waiting_first = not self.waiting_first
+        self._repaint()
+
+    def targets(self) -> list[str]:
+        """The marked sessions in display order, else the selected one."""
+        if self.marked:
+            return [row.name for row in self.ordered() if row.name in self.marked]
+        return [self.selected] if self.selected else []
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_jump(self) -> None:
+        """Go to the selected session's pane."""
+        if self.selected:
+            self.jump_to(self.selected)
+
+    def action_next_waiting(self) -> None:
+        """Go to the next session awaiting input, the one waiting longest first."""
+        waiting = sorted(
+            (r for r in self.rows if r.state == State.AWAITING_INPUT.value),
+            key=lambda r: (r.since or 0.0, r.name),
+        )
+        name = jump_mod.next_in([r.name for r in waiting], self.last_jump)
+        if name is None:
+            self.notify("no session is awaiting input")
+            return
+        self.select(name)
+        self.jump_to(name)
+
+    def jump_to(self, name: str) -> None:
+        """Jump in a worker; outside tmux, suspend and attach until the user detaches."""
+        self.last_jump = name
+
+        def run() -> None:
+            try:
+                argv = self.backend.jump(name)
+            except Exception as exc:
+                self.call_from_thread(self.notify, f"jump failed: {exc}", severity="error")
+                return
+            if argv:
+                self.call_from_thread(self._attach_outside, argv)
+
+        self.run_worker(run, thread=True, group="actions", name="jump")
+
+    def _attach_outside(self, argv: list[str]) -> None:
+        with self.suspend():
+            subprocess.run(argv, check=False)
+
+    def action_prompt(self) -> None:
+        """Ask for a prompt, then send it to the targets."""
+        targets = self.targets()
+        if not targets:
+            return
+
+        def sent(text: str | None) -> None:
+            if text:
+                self._act("prompt", lambda: self.backend.send_prompt(targets, text))
+                self.notify(f"sent to {', '.join(targets)}")
+
+        self.push_screen(PromptScreen(targets), sent)
+
+    def action_interrupt(self) -> None:
+        """Press Esc in the targets."""
+        targets = self.targets()
+        if targets:
+            self._act("interrupt", lambda: self.backend.interrupt(targets))
+            self.notify(f"Esc sent to {', '.join(targets)}")
+
+    def action_restart(self) -> None:
+        """Restart the selected session when its agent has exited."""
+        row = next((r for r in self.rows if r.name == self.selected), None)
+        if row is None:
+            return
+        if row.state != State.EXITED.value:
+            self.notify(f"{row.name} has not exited; only exited agents are restarted")
+            return
+        self._act("restart", lambda: self.backend.restart(row.name))
+        self.notify(f"restarting {row.name}")
+
+    def action_end(self) -> None:
+        """End the selected session, after confirmation."""
+        name = self.selected
+        if name is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._act("end", lambda: self.backend.end(name))
+                self.notify(f"ended {name}")
+
+        question = f"End session [b]{name}[/b]? Its agent is killed."
+        self.push_screen(ConfirmScreen(question), confirmed)
+
+    def action_help(self) -> None:
+        """Show every key."""
+        keys = [(key.replace("question_mark", "?"), text) for key, _, _, text in KEYS]
+        keys.append(("ctrl+p", "command palette"))
+        self.push_screen(HelpScreen(keys, jump_mod.BACK_KEY))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The dashboard's keys in the command palette, with Textual's own commands."""
+        yield from super().get_system_commands(screen)
+        for _, action, label, text in KEYS:
+            if action not in {"cursor_down", "cursor_up", "help"}:
+                yield SystemCommand(label, text, getattr(self, f"action_{action}"))
+        yield SystemCommand("Keys", "show every key", self.action_help)
+
+
+def run_app(backend: Backend, forgotten_after: float = 300.0) -> None:
+    """Run the dashboard until the user quits."""
+    Dashboard(backend, forgotten_after=forgotten_after).run()

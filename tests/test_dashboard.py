@@ -1,0 +1,227 @@
+"""The dashboard against a fake backend: rows, preview and every key (Pilot)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+from textual.content import Content
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from orchestrator.tui.app import Dashboard
+from orchestrator.tui.rows import SessionRowView
+from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
+from tests.dashboard_fake import FakeBackend, demo_rows
+
+pytestmark = pytest.mark.anyio
+
+
+def names(app: Dashboard) -> list[str]:
+    return [view.row.name for view in app.query(SessionRowView)]
+
+
+def row_text(app: Dashboard, name: str) -> str:
+    view = next(v for v in app.query(SessionRowView) if v.row.name == name)
+    return str(view.render())
+
+
+async def until(pilot: Pilot[None], predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await pilot.pause(0.02)
+
+
+async def test_rows_show_every_column_and_waiting_first() -> None:
+    backend = FakeBackend()
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        # Awaiting input first, the one waiting longest first; then pane order.
+        assert names(app) == ["git-5", "test-2", "dev-1", "research-3", "docs-4"]
+        text = row_text(app, "test-2")
+        for part in ("test-2", "◆ NEEDS YOU", "1m35s", "Bash: pytest -x tests/", "Testing"):
+            assert part in text
+        assert "claude" in text and "main" in text and "310M" in text and "3%" in text
+        assert "✔ finished" in row_text(app, "docs-4")  # idle, not looked at since
+        assert "○ idle" in row_text(app, "research-3")  # idle, seen
+        assert "⚑" in row_text(app, "git-5")  # waiting 7 minutes: forgotten
+        assert "⚑" not in row_text(app, "test-2")
+        view = next(v for v in app.query(SessionRowView) if v.row.name == "git-5")
+        assert view.has_class("-forgotten") and view.has_class("-selected")
+        title = str(app.query_one("#title", Static).render())
+        assert "5 session(s), 2 awaiting input" in title
+
+
+async def test_s_toggles_pane_order_and_rows_follow_changes() -> None:
+    backend = FakeBackend()
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("s")
+        assert names(app) == ["dev-1", "test-2", "research-3", "docs-4", "git-5"]
+        await pilot.press("s")
+        rows = [dataclasses.replace(r, state="working") for r in backend.rows[:4]]
+        backend.set_rows(rows)
+        await until(pilot, lambda: names(app) == ["dev-1", "test-2", "research-3", "docs-4"])
+        assert "● working" in row_text(app, "test-2")
+
+
+async def test_preview_shows_selected_pane_with_colours() -> None:
+    backend = FakeBackend()
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: "git-5\x1b[0m screen" in app.preview_text)
+        await pilot.press("down")
+        assert app.selected == "test-2"
+        await until(pilot, lambda: "test-2\x1b[0m screen" in app.preview_text)
+        rendered = app.query_one("#preview", Static).render()
+        assert "test-2 screen" in str(rendered)
+        assert isinstance(rendered, Content)
+        assert any("green" in str(span.style) for span in rendered.spans)
+        assert "test-2" in backend.seen
+
+
+async def test_movement_keys() -> None:
+    app = Dashboard(FakeBackend())
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("j", "j")
+        assert app.selected == "dev-1"
+        await pilot.press("k")
+        assert app.selected == "test-2"
+        await pilot.press("up", "up", "up")
+        assert app.selected == "git-5"
+        await pilot.press(*["down"] * 10)
+        assert app.selected == "docs-4"
+
+
+async def test_enter_jumps_and_n_cycles_waiting_oldest_first() -> None:
+    backend = FakeBackend()
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: ("jump", "dev-1") in backend.calls)
+        backend.calls.clear()
+        await pilot.press("n")
+        await until(pilot, lambda: backend.calls == [("jump", "git-5")])
+        assert app.selected == "git-5"
+        await pilot.press("n")
+        await until(pilot, lambda: backend.calls[-1] == ("jump", "test-2"))
+        await pilot.press("n")
+        await until(pilot, lambda: backend.calls[-1] == ("jump", "git-5"))
+        assert len(backend.calls) == 3
+
+
+async def test_n_with_nothing_waiting_says_so() -> None:
+    rows = [dataclasses.replace(r, state="working") for r in demo_rows(time.time())]
+    backend = FakeBackend(rows)
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("n")
+        await pilot.pause()
+        assert backend.calls == []
+        assert any("no session is awaiting input" in str(n.message) for n in app._notifications)
+
+
+async def test_prompt_to_one_and_to_several() -> None:
+    backend = FakeBackend()
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("p")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"yes")
+        await pilot.press("enter")
+        await until(pilot, lambda: ("prompt", (["git-5"], "yes")) in backend.calls)
+        # Mark two sessions, send to both.
+        await pilot.press("space", "down", "down", "space", "p")
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.targets == ["git-5", "dev-1"]
+        app.screen.query_one(Input).value = "run the tests"
+        await pilot.press("enter")
+        sent = ("prompt", (["git-5", "dev-1"], "run the tests"))
+        await until(pilot, lambda: sent in backend.calls)
+        # Esc cancels without sending.
+        backend.calls.clear()
+        await pilot.press("p", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen)
+        assert backend.calls == []
+
+
+async def test_interrupt_restart_and_end() -> None:
+    rows = demo_rows(time.time())
+    rows[0] = dataclasses.replace(rows[0], state="exited", reason="exit status 1")
+    backend = FakeBackend(rows)
+    app = Dashboard(backend)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("i")
+        await until(pilot, lambda: ("interrupt", ["git-5"]) in backend.calls)
+        await pilot.press("r")  # git-5 has not exited: nothing
+        await pilot.pause()
+        assert not any(call[0] == "restart" for call in backend.calls)
+        await pilot.press("down", "down", "r")
+        assert app.selected == "dev-1"
+        await until(pilot, lambda: ("restart", "dev-1") in backend.calls)
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not any(call[0] == "end" for call in backend.calls)
+        await pilot.press("x", "y")
+        await until(pilot, lambda: ("end", "dev-1") in backend.calls)
+
+
+async def test_help_screen_and_command_palette() -> None:
+    app = Dashboard(FakeBackend())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one(Static).render())
+        assert "next session awaiting input" in text and "prefix B" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Jump", "Next waiting", "Prompt", "Interrupt", "Restart", "End", "Keys"):
+            assert title in titles
+
+
+async def test_q_quits() -> None:
+    app = Dashboard(FakeBackend())
+    async with app.run_test(size=(160, 30)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+        assert app._exit_renderables == [] or not app.is_running
+
+
+def test_snapshot_dashboard(snap_compare: object) -> None:
+    rows = demo_rows(1_700_000_000.0)
+
+    async def setup(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, Dashboard)
+        app.set_rows(rows)
+        app.select("test-2")
+        app.show_preview("\x1b[32mDo you want to proceed?\x1b[0m\n ❯ 1. Yes\n   2. No")
+
+    app = Dashboard(FakeBackend(rows), live=False, clock=lambda: 1_700_000_000.0)
+    assert snap_compare(app, terminal_size=(150, 24), run_before=setup)  # type: ignore[operator]
+
+
+def test_snapshot_help(snap_compare: object) -> None:
+    assert snap_compare(  # type: ignore[operator]
+        Dashboard(FakeBackend([]), live=False), press=["question_mark"], terminal_size=(100, 30)
+    )
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
