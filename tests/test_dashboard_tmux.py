@@ -1,0 +1,126 @@
+"""The dashboard in a real tmux pane of a real fleet: keys by send-keys, screen by capture-pane."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import libtmux
+
+from orchestrator import fleet, jump, layout
+from orchestrator.tmux import Tmux
+
+LAYOUT = """
+name = "dash"
+[defaults]
+agent = "shell"
+[[sessions]]
+name = "dev-1"
+command = ["sh", "-c", "echo ready; exec sleep 600"]
+[[sessions]]
+name = "test-2"
+command = ["sh", "-c", "echo ready; exec sleep 600"]
+[[sessions]]
+name = "git-3"
+command = ["sh", "-c", "echo ready; exec sleep 600"]
+"""
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def set_state(tmux: Tmux, pane_id: str, state: str, since: float) -> None:
+    tmux.run(
+        ["set-option", "-p", "-t", pane_id, "@orc_state", state],
+        ["set-option", "-p", "-t", pane_id, "@orc_since", f"{since:.3f}"],
+        ["set-option", "-p", "-t", pane_id, "@orc_reason", f"{state} reason"],
+    )
+
+
+def test_dashboard_in_tmux_next_waiting_borders_and_status(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    source = tmp_path / "dash.toml"
+    source.write_text(LAYOUT)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(source)), tmux, services=("dashboard",))
+    panes = {p.name: p.pane_id for p in fleet.list_sessions(tmux, "dash")}
+    dashboard = jump.dashboard_pane(tmux, "dash")
+
+    def screen() -> str:
+        return "\n".join(tmux.run(["capture-pane", "-p", "-t", dashboard]))
+
+    wait_for(lambda: "dev-1" in screen() and "git-3" in screen())
+    now = time.time()
+    set_state(tmux, panes["test-2"], "awaiting_input", now - 60)
+    set_state(tmux, panes["git-3"], "awaiting_input", now - 300)
+    set_state(tmux, panes["dev-1"], "working", now)
+    tmux.run(["set-option", "-t", "=dash:", "@orc_waiting", "git-3 test-2"])
+    wait_for(lambda: screen().count("NEEDS YOU") == 2)
+    assert "2 awaiting input" in screen()
+
+    # Border titles and the status line name the states and the sessions waiting.
+    def border(name: str) -> str:
+        fmt = "#{E:pane-border-format}"
+        return tmux.run(["display-message", "-p", "-t", panes[name], fmt])[0]
+
+    def status() -> str:
+        return tmux.run(["display-message", "-p", "-t", "=dash:", "#{E:status-right}"])[0]
+
+    assert "test-2 [awaiting_input]" in border("test-2")
+    assert "dev-1 [working]" in border("dev-1")
+    assert "needs you: git-3 test-2" in status()
+
+    def active() -> tuple[str, str]:
+        rows = tmux.query(["display-message", "-p", "-t", "=dash:"], ("window_name", "pane_id"))
+        return rows[0]["window_name"], rows[0]["pane_id"]
+
+    # `n` takes us to the one waiting longest, then on to the next.
+    tmux.run(["select-window", "-t", "=dash:dashboard"])
+    tmux.run(["send-keys", "-t", dashboard, "n"])
+    wait_for(lambda: active() == ("agents", panes["git-3"]))
+    tmux.run(["select-window", "-t", "=dash:dashboard"])
+    tmux.run(["send-keys", "-t", dashboard, "n"])
+    wait_for(lambda: active() == ("agents", panes["test-2"]))
+
+    # The back key is bound, and is what brings us back.
+    binding = "\n".join(tmux.run(["list-keys", "-T", "prefix", jump.BACK_KEY]))
+    assert "select-window -t :dashboard" in binding
+
+    # States change: borders and status line follow.
+    set_state(tmux, panes["git-3"], "idle", time.time())
+    tmux.run(["set-option", "-t", "=dash:", "@orc_waiting", "test-2"])
+    assert "git-3 [idle]" in border("git-3")
+    assert "needs you: test-2" in status() and "git-3" not in status()
+    wait_for(lambda: screen().count("NEEDS YOU") == 1)
+
+    # Enter on the selected row jumps too; q quits and leaves the fleet running.
+    tmux.run(["select-window", "-t", "=dash:dashboard"])
+    tmux.run(["send-keys", "-t", dashboard, "q"])
+    wait_for(lambda: not any(p.kind == "dashboard" for p in fleet.list_panes(tmux, "dash")))
+    assert len(fleet.list_sessions(tmux, "dash")) == 3
+
+
+def test_jump_next_from_the_command_line(server: libtmux.Server, tmp_path: Path) -> None:
+    source = tmp_path / "dash.toml"
+    source.write_text(LAYOUT)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(source)), tmux, services=())
+    panes = {p.name: p.pane_id for p in fleet.list_sessions(tmux, "dash")}
+    now = time.time()
+    set_state(tmux, panes["dev-1"], "awaiting_input", now - 10)
+    set_state(tmux, panes["git-3"], "awaiting_input", now - 100)
+    listed = fleet.list_sessions(tmux, "dash")
+    assert jump.next_waiting(listed) == "git-3"
+    assert jump.next_waiting(listed, panes["git-3"]) == "dev-1"
+    assert jump.next_waiting(listed, panes["dev-1"]) == "git-3"
+    argv = jump.jump(tmux, "dash", "dev-1")
+    assert argv is not None and argv[-3:] == ["attach-session", "-t", panes["dev-1"]]
+    rows = tmux.query(["display-message", "-p", "-t", "=dash:"], ("pane_id",))
+    assert rows[0]["pane_id"] == panes["dev-1"]
