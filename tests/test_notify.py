@@ -1,0 +1,73 @@
+"""Notifications: which changes notify, and what a notification says (real tmux for captures)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import libtmux
+import pytest
+
+from orchestrator import fleet, layout, notify
+from orchestrator.tmux import Tmux
+from orchestrator.watcher import SessionState, Transition
+
+LAYOUT = """
+name = "ntf"
+[[sessions]]
+name = "test-2"
+agent = "shell"
+command = ["sh", "-c", "echo 'Do you want to proceed?'; exec sleep 600"]
+"""
+
+
+def change(old: str, new: str) -> Transition:
+    return Transition("ntf", "test-2", "%0", old, new, time.time(), "screen", "Bash: rm -rf build")
+
+
+def test_which_changes_notify() -> None:
+    quiet = notify.Notifier(Tmux("unused"), "ntf", notify.NotifySettings())
+    assert quiet.wants(change("working", "awaiting_input"))
+    assert not quiet.wants(change("working", "idle"))
+    finished = notify.Notifier(Tmux("unused"), "ntf", notify.NotifySettings(turn_finished=True))
+    assert finished.wants(change("working", "idle"))
+    off = notify.Notifier(Tmux("unused"), "ntf", notify.NotifySettings(enabled=False))
+    assert not off.wants(change("working", "awaiting_input"))
+
+
+def test_settings_file_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = Path(str(notify.settings_path()))
+    path.parent.mkdir(parents=True)
+    path.write_text("turn_finished = true\nforgotten_after = 60\n")
+    settings = notify.load_settings()
+    assert settings.turn_finished and settings.forgotten_after == 60
+    monkeypatch.setenv("ORCHESTRATOR_NOTIFY", "off")
+    assert not notify.load_settings().enabled
+
+
+def test_notification_names_session_reason_and_preview(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "ntf.toml"
+    source.write_text(LAYOUT)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(source)), tmux, services=())
+    pane = fleet.list_sessions(tmux, "ntf")[0]
+    deadline = time.monotonic() + 10
+    while "proceed" not in "".join(tmux.run(["capture-pane", "-p", "-t", pane.pane_id])):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    ran: list[list[str]] = []
+    monkeypatch.setattr(notify, "desktop_command", lambda note: [sys.executable, note.title])
+    notifier = notify.Notifier(tmux, "ntf", notify.NotifySettings(), run=ran.append)
+    state = SessionState(
+        "ntf", "test-2", "", "shell", pane.pane_id, "", "awaiting_input", time.time(),
+        "Bash: rm -rf build", "screen",
+    )  # fmt: skip
+    note = notifier.notify(change("working", "awaiting_input"), state)
+    assert note is not None
+    assert note.title == "ntf/test-2 needs you"
+    assert note.body.splitlines()[0] == "Bash: rm -rf build"
+    assert "Do you want to proceed?" in note.body
+    assert ran == [[sys.executable, "ntf/test-2 needs you"]]
