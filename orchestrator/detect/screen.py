@@ -100,26 +100,33 @@ def classify(screen: str, rules: RuleSet) -> ScreenMatch | None:
             match = rule.pattern.search(line)
             if match is None:
                 continue
+            fields = _context(rule, lines, index)
+            if fields is None:
+                continue
             return ScreenMatch(
                 state=rule.state,
                 rule=rule.name,
-                reason=_reason(rule, match, lines, index),
+                reason=_reason(rule, match, fields),
                 line=line.strip(),
                 row=row,
             )
     return None
 
 
-def _reason(rule: Rule, match: re.Match[str], lines: list[str], index: int) -> str:
-    fields = {"context": "", "next": ""}
-    if rule.context is not None:
-        for above in range(index - 1, -1, -1):
-            found = rule.context.search(lines[above])
-            if found:
-                fields["context"] = (found.group(1) if found.groups() else found.group(0)).strip()
-                following = [line.strip() for line in lines[above + 1 : index] if line.strip()]
-                fields["next"] = following[0] if following else ""
-                break
+def _context(rule: Rule, lines: list[str], index: int) -> dict[str, str] | None:
+    """The context fields of a rule at a line; None when the rule needs a context not there."""
+    if rule.context is None:
+        return {"context": "", "next": ""}
+    for above in range(index - 1, -1, -1):
+        found = rule.context.search(lines[above])
+        if found:
+            context = (found.group(1) if found.groups() else found.group(0)).strip()
+            following = [line.strip() for line in lines[above + 1 : index] if line.strip()]
+            return {"context": context, "next": following[0] if following else ""}
+    return None
+
+
+def _reason(rule: Rule, match: re.Match[str], fields: dict[str, str]) -> str:
     groups = [match.group(0).strip(), *(group or "" for group in match.groups())]
     try:
         text = rule.reason.format(*groups, **fields)

@@ -1,0 +1,140 @@
+"""How the four signals combine, on screens recorded from the real Claude Code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator.detect.hooks import HookEvent
+from orchestrator.detect.model import Source, State
+from orchestrator.detect.reconcile import GRACE, STILL, ProcessFacts, SessionTracker
+from orchestrator.detect.registry import RegistryEntry
+from orchestrator.detect.screen import rules_for
+
+SCREENS = Path(__file__).parent / "screens" / "claude-2.1.197" / "w60"
+
+
+def recorded(case: str) -> str:
+    return (SCREENS / f"{case}.txt").read_text(encoding="utf-8")
+
+
+def hook(name: str, at: float, **data: object) -> HookEvent:
+    return HookEvent(at=at, name=name, session_id="s", data={"hook_event_name": name, **data})
+
+
+def tracker() -> SessionTracker:
+    return SessionTracker(rules=rules_for("claude"), started=0.0)
+
+
+def test_permission_hook_then_screen_agree() -> None:
+    t = tracker()
+    t.see_hooks([hook("PermissionRequest", 10.0, tool_name="Bash", tool_input={"command": "ls"})])
+    verdict, changed = t.decide(10.05)
+    assert (verdict.state, verdict.source, verdict.reason) == (
+        State.AWAITING_INPUT,
+        Source.HOOK,
+        "Bash: ls",
+    )
+    assert changed
+    t.see_screen(recorded("permission-bash"), 10.3)
+    verdict, changed = t.decide(10.3)
+    assert verdict.state == State.AWAITING_INPUT
+    assert not changed
+    assert t.since == 10.0
+
+
+def test_esc_at_a_prompt_fires_no_hook_and_the_screen_corrects_it() -> None:
+    t = tracker()
+    t.see_hooks([hook("PermissionRequest", 10.0, tool_name="Bash", tool_input={"command": "ls"})])
+    t.see_screen(recorded("permission-bash"), 10.2)
+    t.decide(10.2)
+    t.see_screen(recorded("esc-at-permission"), 20.0)  # Esc: the prompt is gone
+    verdict, _ = t.decide(20.0)
+    assert verdict.state == State.AWAITING_INPUT, "not still yet: keep the last state"
+    assert t.next_check(20.0) == 20.0 + STILL
+    verdict, changed = t.decide(20.0 + STILL)
+    assert (verdict.state, verdict.source, changed) == (State.IDLE, Source.SCREEN, True)
+    assert "stale" in next(s.reason for s in verdict.signals if s.source == Source.HOOK)
+    # Typing a new prompt moves the screen again: the stale hook must not come back.
+    t.see_screen(recorded("startup-idle"), 25.0)
+    assert t.decide(25.0)[0].state == State.IDLE
+
+
+def test_fresh_hook_beats_a_screen_that_has_not_caught_up() -> None:
+    t = tracker()
+    t.see_screen(recorded("startup-idle"), 5.0)
+    t.decide(8.0)
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    assert t.decide(9.1)[0].state == State.WORKING
+    assert t.next_check(9.1) == 9.0 + GRACE
+
+
+def test_working_hook_goes_stale_when_the_screen_is_idle_and_still() -> None:
+    t = tracker()
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    t.see_screen(recorded("esc-while-working"), 9.5)  # interrupted: no Stop hook
+    assert t.decide(9.6)[0].state == State.WORKING
+    verdict, _ = t.decide(9.5 + STILL + 0.1)
+    assert verdict.state == State.IDLE
+
+
+def test_spinner_on_screen_is_working_whatever_the_last_hook() -> None:
+    t = tracker()
+    t.see_hooks([hook("Stop", 1.0)])
+    t.see_screen(recorded("working"), 5.0)
+    verdict, _ = t.decide(5.0)
+    assert (verdict.state, verdict.source) == (State.WORKING, Source.SCREEN)
+
+
+def test_dead_pane_is_exited_with_its_status() -> None:
+    t = tracker()
+    t.see_hooks([hook("Stop", 1.0)])
+    t.facts = ProcessFacts(dead=True, dead_status=1)
+    verdict, _ = t.decide(5.0)
+    assert (verdict.state, verdict.reason, verdict.source) == (
+        State.EXITED,
+        "exit status 1",
+        Source.PROCESS,
+    )
+    t.facts = ProcessFacts(dead=True, dead_signal=9)
+    assert t.decide(6.0)[0].reason == "killed by signal 9"
+
+
+def test_agent_gone_from_under_a_shell_is_exited() -> None:
+    t = tracker()
+    t.see_screen(recorded("startup-idle"), 1.0)
+    t.facts = ProcessFacts(agent_alive=False, current_command="bash")
+    verdict, _ = t.decide(10.0)
+    assert verdict.state == State.EXITED
+    assert "bash remains" in verdict.reason
+
+
+def test_registry_decides_when_nothing_else_does(tmp_path: Path) -> None:
+    t = tracker()
+    t.registry = RegistryEntry(
+        tmp_path / "1.json", 1, "s", "waiting", "permission prompt", 3.0, "2.1.197"
+    )
+    verdict, _ = t.decide(40.0)
+    assert (verdict.state, verdict.source, verdict.reason) == (
+        State.AWAITING_INPUT,
+        Source.REGISTRY,
+        "permission prompt",
+    )
+
+
+def test_no_signal_is_starting_then_unknown() -> None:
+    t = tracker()
+    assert t.decide(1.0)[0].state == State.STARTING
+    assert t.decide(100.0)[0].state == State.UNKNOWN
+
+
+def test_events_from_before_the_agent_started_are_ignored() -> None:
+    t = SessionTracker(rules=rules_for("claude"), started=100.0)
+    t.see_hooks([hook("SessionEnd", 50.0, reason="other")])
+    assert t.decide(101.0)[0].state == State.STARTING
+
+
+def test_shell_profile_uses_output_activity() -> None:
+    t = SessionTracker(rules=None, started=0.0)
+    t.see_screen("$ make\nbuilding...", 1.0)
+    assert t.decide(1.2)[0].state == State.WORKING
+    assert t.decide(1.0 + STILL + 0.1)[0].state == State.IDLE
