@@ -259,6 +259,8 @@ def _session_options(name: str, source: str) -> list[TmuxCommand]:
         ["set-option", "-t", target, tag("fleet"), name],
         ["set-option", "-t", target, tag("layout"), source],
         ["set-option", "-t", target, tag("runtime"), str(paths.runtime_dir())],
+        # Claude Code asks for focus events (it prints a hint without them); a server option.
+        ["set-option", "-s", "focus-events", "on"],
         # The names of the sessions awaiting input, on the status line of every window.
         ["set-option", "-t", target, "status-right", f"{waiting}%H:%M"],
         ["set-option", "-t", target, "status-right-length", "80"],
@@ -498,7 +500,9 @@ def describe_state(pane: PaneInfo) -> tuple[str, str]:
     if pane.dead:
         if pane.dead_signal:
             return "exited", f"killed by signal {pane.dead_signal}"
-        return "exited", f"exit status {pane.dead_status if pane.dead_status is not None else '?'}"
+        if pane.dead_status is None:
+            return "exited", "exited (status not known yet)"
+        return "exited", f"exit status {pane.dead_status}"
     if pane.state and pane.state != "exited":
         return pane.state, pane.reason
     return "unknown", ""

@@ -36,7 +36,7 @@ from typing import IO
 
 import watchfiles
 
-from orchestrator import paths
+from orchestrator import notify, paths
 from orchestrator.detect import hooks
 from orchestrator.detect.model import Source, State, Verdict
 from orchestrator.detect.process import ProcessTable, process_environ
@@ -257,7 +257,7 @@ class Watcher:
             if not w.pane.dead
             and (
                 w.dirty
-                or w.tracker.wants_capture()
+                or w.tracker.wants_capture(now)
                 or (w.tracker.next_check(now) or now + 1) <= now
                 or not w.tracker.screen_seen
             )
@@ -265,6 +265,20 @@ class Watcher:
         if due:
             self._capture(due, time.time())
         changes = self._decide(time.time())
+        if log.isEnabledFor(logging.DEBUG):
+            for name, w in self.sessions.items():
+                verdict = w.tracker.verdict
+                log.debug(
+                    "round %d %s due=%s match=%s changed=%.2f verdict=%s (%s) next=%s",
+                    self.rounds,
+                    name,
+                    w in due,
+                    w.tracker.match and w.tracker.match.rule,
+                    time.time() - w.tracker.screen_changed,
+                    verdict and verdict.state,
+                    verdict and verdict.note,
+                    w.tracker.next_check(time.time()),
+                )
         if changes:
             self._publish(changes)
         return True
@@ -364,6 +378,8 @@ class Watcher:
         now = time.time()
         times = [t for w in self.sessions.values() if (t := w.tracker.next_check(now))]
         times.append(self._last_process + PROCESS_EVERY)
+        if self._need_list:
+            times.append(now + 0.1)
         return min(times) if times else None
 
     # -- inputs ----------------------------------------------------------------------------
@@ -392,6 +408,9 @@ class Watcher:
             else:
                 watched.dirty = watched.dirty or (pane.dead and not watched.pane.dead)
                 watched.pane = pane
+            if pane.dead and pane.dead_status is None and pane.dead_signal is None:
+                # tmux marks the pane dead a moment before it knows the exit status: look again.
+                self._need_list = True
             watched.tracker.facts = ProcessFacts(
                 dead=pane.dead,
                 dead_status=pane.dead_status,
@@ -691,7 +710,7 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
     logging.basicConfig(
         filename=watcher.folder / "watcher.log",
-        level=logging.INFO,
+        level=logging.DEBUG if os.environ.get("ORCHESTRATOR_DEBUG") else logging.INFO,
         format="%(asctime)s %(process)d %(levelname)s %(message)s",
     )
     log.info("watching fleet %s (tmux %s)", fleet, " ".join(tmux.base_args()))
@@ -703,6 +722,7 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     layout_path = rows[0].get("@orc_layout") if rows else None
     store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
     record_history(watcher, store)
+    notify.subscribe(watcher)
     signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
     signal.signal(signal.SIGHUP, lambda *_: watcher.stop())
     try:

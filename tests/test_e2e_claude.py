@@ -81,6 +81,17 @@ class ClaudeFleet:
             f"screen shown: {seen_at is not None}\n{self.screen(session)}"
         )
 
+    def settled_reason(self, session: str, expected: str, timeout: float = 5.0) -> str:
+        """The reason once it is ``expected`` (an exit's status arrives a moment after it)."""
+        deadline = time.monotonic() + timeout
+        reason = ""
+        while time.monotonic() < deadline:
+            reason = str(self.rows()[session]["reason"])
+            if reason == expected:
+                break
+            time.sleep(0.05)
+        return reason
+
     def status_json(self) -> dict[str, dict[str, object]]:
         """What the command line prints, for the final word of each test."""
         from contextlib import redirect_stdout
@@ -184,9 +195,7 @@ def test_long_reply_is_working_then_idle(
 
 def test_trust_dialog_for_an_untrusted_folder(launch: Callable[..., ClaudeFleet]) -> None:
     claudes = launch("test-2", untrusted=("test-2",))
-    row = claudes.expect(
-        "test-2", "awaiting_input", lambda s: "one you trust" in s, "trust dialog"
-    )
+    row = claudes.expect("test-2", "awaiting_input", lambda s: "one you trust" in s, "trust dialog")
     assert "trust" in str(row["reason"])
 
 
@@ -195,13 +204,13 @@ def test_exit_and_kill_nine(launch: Callable[..., ClaudeFleet]) -> None:
     claudes.expect("git-5", "idle", idle_screen)
     claudes.expect("dev-1", "idle", idle_screen)
     claudes.prompt("git-5", "/exit")
-    row = claudes.expect("git-5", "exited", lambda s: True, "/exit")
-    assert row["reason"] == "exit status 0"
+    claudes.expect("git-5", "exited", lambda s: True, "/exit")
+    assert claudes.settled_reason("git-5", "exit status 0") == "exit status 0"
     pane = next(p for p in fleet.list_sessions(claudes.tmux, "claudes") if p.name == "dev-1")
     assert pane.pane_pid is not None
     os.kill(pane.pane_pid, signal.SIGKILL)  # no hook fires for this
-    row = claudes.expect("dev-1", "exited", lambda s: True, "kill -9")
-    assert row["reason"] == "killed by signal 9"
+    claudes.expect("dev-1", "exited", lambda s: True, "kill -9")
+    assert claudes.settled_reason("dev-1", "killed by signal 9") == "killed by signal 9"
     final = claudes.status_json()
     assert final["git-5"]["state"] == final["dev-1"]["state"] == "exited"
 

@@ -51,8 +51,11 @@ def process_signal(facts: ProcessFacts, now: float, age: float) -> Signal:
         if facts.dead_signal:
             reason = f"killed by signal {facts.dead_signal}"
         else:
-            status = facts.dead_status if facts.dead_status is not None else "?"
-            reason = f"exit status {status}"
+            # tmux marks a pane dead a moment before it has reaped the process and knows how.
+            known = facts.dead_status is not None
+            reason = (
+                f"exit status {facts.dead_status}" if known else "exited (status not known yet)"
+            )
         return Signal(Source.PROCESS, State.EXITED, reason, now, "pane_dead=1")
     if facts.agent_alive is False and facts.current_command in SHELLS and age > 3.0:
         return Signal(
@@ -236,6 +239,10 @@ class SessionTracker:
             times.append(self.screen_changed + STILL)
         return min(times) if times else None
 
-    def wants_capture(self) -> bool:
-        """Whether the screen should be read again: a hook event arrived since the last read."""
-        return self.hook_event is not None and self.hook_event.at > self.screen_seen
+    def wants_capture(self, now: float) -> bool:
+        """Whether the screen should be read again: a hook event arrived since the last read,
+        or its grace ran out since then (the screen must now confirm or contradict it)."""
+        if self.hook_event is None:
+            return False
+        at = self.hook_event.at
+        return self.screen_seen < at or self.screen_seen < at + GRACE <= now
