@@ -294,12 +294,12 @@ def test_version() -> None:
 def test_session_env_stays_in_its_own_pane(server: libtmux.Server, tmp_path: Path) -> None:
     script = 'env > "$0"; exec sleep 3600'
     path = tmp_path / "env.toml"
+    first = json.dumps(["sh", "-c", script, f"{tmp_path}/first.env"])
+    second = json.dumps(["sh", "-c", script, f"{tmp_path}/second.env"])
     path.write_text(
         'name = "envs"\n[env]\nSHARED = "all"\n[defaults]\nagent = "shell"\n'
-        f'[[sessions]]\nname = "first"\ncommand = ["sh", "-c", {json.dumps(script)}, "{tmp_path}/first.env"]\n'
-        'env = { ONLY_FIRST = "1" }\n'
-        f'[[sessions]]\nname = "second"\ncommand = ["sh", "-c", {json.dumps(script)}, "{tmp_path}/second.env"]\n'
-        'env = { ONLY_SECOND = "2" }\n'
+        f'[[sessions]]\nname = "first"\ncommand = {first}\nenv = {{ ONLY_FIRST = "1" }}\n'
+        f'[[sessions]]\nname = "second"\ncommand = {second}\nenv = {{ ONLY_SECOND = "2" }}\n'
     )
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(path)), tmux)
