@@ -30,7 +30,7 @@ import watchfiles
 
 from orchestrator import fleet as fleet_mod
 from orchestrator import jump as jump_mod
-from orchestrator import layout, paths
+from orchestrator import layout, paths, session_worktrees
 from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError, OrchestratorError
@@ -40,7 +40,7 @@ from orchestrator.watcher import fleet_dir
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
-BRANCH_TTL = 30.0
+BRANCH_TTL = 10.0
 """Seconds a session's git branch is cached."""
 _CLIENT_MARK = "\x1e@orc-client "
 
@@ -122,13 +122,21 @@ class Backend(Protocol):
         ...
 
 
-BranchLookup = Callable[[str, str], str]
-"""(session name, folder) -> branch name. The seam for per-session worktrees."""
+BranchLookup = Callable[[fleet_mod.PaneInfo], str]
+"""A session's pane -> what to show in its branch column."""
 
 
-def git_branch(name: str, cwd: str) -> str:
+def branch_text(pane: fleet_mod.PaneInfo) -> str:
+    """A worktree session's progress against its base ("orc/dev-1: 2 ahead, 0 behind main,
+    3 changed"), else the branch checked out in the session's folder."""
+    found = session_worktrees.summary(pane)
+    if found is not None:
+        return found.text
+    return git_branch(pane.cwd)
+
+
+def git_branch(cwd: str) -> str:
     """The branch checked out in ``cwd`` ("" outside a repository)."""
-    del name
     if not cwd:
         return ""
     try:
@@ -158,7 +166,7 @@ class TmuxBackend:
         fleet: str,
         *,
         runtime: Path | None = None,
-        branch_of: BranchLookup = git_branch,
+        branch_of: BranchLookup = branch_text,
     ) -> None:
         self.tmux = tmux
         self.fleet = fleet
@@ -207,11 +215,11 @@ class TmuxBackend:
             return {}
         return {str(s.get("name")): s for s in sessions if isinstance(s, dict)}
 
-    def _branch(self, name: str, cwd: str, now: float) -> str:
-        cached = self._branches.get(name)
+    def _branch(self, pane: fleet_mod.PaneInfo, now: float) -> str:
+        cached = self._branches.get(pane.name)
         if cached is None or now - cached[0] > BRANCH_TTL:
-            cached = (now, self.branch_of(name, cwd))
-            self._branches[name] = cached
+            cached = (now, self.branch_of(pane))
+            self._branches[pane.name] = cached
         return cached[1]
 
     def snapshot(self) -> list[SessionRow]:
@@ -255,7 +263,7 @@ class TmuxBackend:
             since=since,
             reason=reason,
             source=source,
-            branch=self._branch(pane.name, pane.cwd, now),
+            branch=self._branch(pane, now),
             cpu=cpu,
             rss=rss,
             seen_at=self.seen.get(pane.name),
