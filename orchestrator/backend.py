@@ -42,7 +42,7 @@ PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
 BRANCH_TTL = 10.0
 """Seconds a session's git branch is cached."""
-_CLIENT_MARK = "\x1e@orc-client "
+_CLIENT_MARK = "@@orc-client@@ "
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ class TmuxBackend:
         panes, viewed = [], set()
         for line in lines:
             if line.startswith(_CLIENT_MARK):
-                viewed.add(line[len(_CLIENT_MARK) :])
+                viewed.add(line[len(_CLIENT_MARK) :].strip())
             elif line:
                 row = dict(zip(fleet_mod.PANE_FIELDS, line.split(FIELD_SEP), strict=False))
                 pane = fleet_mod.PaneInfo.from_row(row)

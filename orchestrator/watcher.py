@@ -56,7 +56,7 @@ PROCESS_EVERY = 3.0
 """Seconds between process passes (CPU, memory, agent still alive)."""
 BACKSTOP = 10.0
 """Seconds between pane listings when nothing at all happens (a missed push is caught by then)."""
-CAPTURE_MARK = "\x1e@orc-capture "
+CAPTURE_MARK = "@@orc-capture@@ "
 
 
 def fleet_dir(fleet: str, runtime: Path | None = None) -> Path:
@@ -486,7 +486,7 @@ class Watcher:
         current: list[str] | None = None
         for line in lines:
             if line.startswith(CAPTURE_MARK):
-                current = screens.setdefault(line[len(CAPTURE_MARK) :], [])
+                current = screens.setdefault(line[len(CAPTURE_MARK) :].strip(), [])
             elif current is not None:
                 current.append(line)
         for watched in due:

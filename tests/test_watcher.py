@@ -1,0 +1,91 @@
+"""The watcher against a real tmux server: captures, pushes, history, no leaked processes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import libtmux
+import psutil
+import pytest
+
+from orchestrator import fleet, layout, status
+from orchestrator.store import Store
+from orchestrator.tmux import Tmux
+from orchestrator.watcher import fleet_dir, watcher_running
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def shell_fleet(tmp_path: Path, count: int, name: str = "many") -> Path:
+    path = tmp_path / f"{name}.toml"
+    text = f'name = "{name}"\n[defaults]\nagent = "shell"\n'
+    for index in range(count):
+        script = f"echo session {index} ready; exec sleep 3600"
+        text += f'[[sessions]]\nname = "s{index}"\ncommand = ["sh", "-c", {json.dumps(script)}]\n'
+    path.write_text(text)
+    return path
+
+
+def states(tmux: Tmux, name: str) -> dict[str, str]:
+    return {str(row["name"]): str(row["state"]) for row in status.status_rows(tmux, name)}
+
+
+def test_every_pane_is_captured_and_settles_idle(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 8))), tmux)
+    wait_for(lambda: watcher_running("many"))
+    wait_for(lambda: set(states(tmux, "many").values()) == {"idle"})
+    log = (fleet_dir("many") / "transitions.jsonl").read_text().splitlines()
+    transitions = [json.loads(line) for line in log]
+    assert {t["session"] for t in transitions if t["new"] == "idle"} == {f"s{i}" for i in range(8)}
+    with Store() as store:
+        recorded = store.transitions(fleet="many")
+    assert {t.session for t in recorded if t.to_state == "idle"} == {f"s{i}" for i in range(8)}
+
+
+def test_exit_is_pushed_and_recorded(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2))), tmux)
+    wait_for(lambda: set(states(tmux, "many").values()) == {"idle"})
+    pane = next(p for p in fleet.list_sessions(tmux, "many") if p.name == "s1")
+    assert pane.pane_pid is not None
+    psutil.Process(pane.pane_pid).terminate()
+    wait_for(lambda: states(tmux, "many")["s1"] == "exited", timeout=5)
+    row = next(r for r in status.status_rows(tmux, "many") if r["name"] == "s1")
+    assert str(row["reason"]).startswith(("killed by signal 15", "exited"))
+
+
+def test_watcher_and_its_control_client_end_with_the_fleet(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2, "short"))), tmux)
+    wait_for(lambda: watcher_running("short"))
+    socket = str(server.socket_name)
+
+    def control_clients() -> list[psutil.Process]:
+        return [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "-C" in (p.info["cmdline"] or []) and socket in (p.info["cmdline"] or [])
+        ]
+
+    wait_for(lambda: len(control_clients()) == 1)
+    fleet.down(tmux, "short")
+    wait_for(lambda: not watcher_running("short"))
+    wait_for(lambda: not control_clients())
