@@ -169,6 +169,16 @@ class Session:
         self.collect()
 
 
+def dead_status(tmux: PrivateTmux, pane: str) -> str:
+    """``#{pane_dead_status}`` once tmux has it: ``pane_dead`` turns 1 a moment before it."""
+    wait_until(
+        lambda: tmux.pane_format(pane, "#{pane_dead_status}") != "",
+        timeout=10,
+        what="pane_dead_status",
+    )
+    return tmux.pane_format(pane, "#{pane_dead_status}")
+
+
 def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
     """startup-idle, working, turn-finished-idle, permissions, question, Esc, /exit."""
     tmux, pane = session.tmux, session.pane
@@ -274,7 +284,7 @@ def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
     case = session.begin("exit")
     session.prompt("/exit")
     wait_until(lambda: tmux.pane_format(pane, "#{pane_dead}") == "1", timeout=30, what="pane dead")
-    case.notes["pane_dead_status"] = tmux.pane_format(pane, "#{pane_dead_status}")
+    case.notes["pane_dead_status"] = dead_status(tmux, pane)
     case.notes["pane_dead_signal"] = tmux.pane_format(pane, "#{pane_dead_signal}")
     case.notes["registry_files_after_exit"] = sorted(
         p.name for p in session.home.sessions_dir.glob("*.json")
@@ -298,6 +308,7 @@ def run_resume_case(session: Session, api: MockAnthropicAPI, earlier_prompt: str
     sent = api.main_turn_requests()[before].user_texts()
     case.notes["earlier_prompt_sent_again"] = earlier_prompt in sent
     session.settle_hooks(quiet_for=1.0)
+    case = session.begin("resume-exit")
     session.prompt("/exit")
     wait_until(
         lambda: session.tmux.pane_format(session.pane, "#{pane_dead}") == "1",
@@ -321,7 +332,7 @@ def run_trust_case(session: Session) -> None:
         timeout=15,
         what="claude to exit after Esc at the trust dialog",
     )
-    case.notes["pane_dead_status"] = session.tmux.pane_format(session.pane, "#{pane_dead_status}")
+    case.notes["pane_dead_status"] = dead_status(session.tmux, session.pane)
     session.save("trust-dialog-after-esc")
     session.settle_hooks(quiet_for=1.0)
 
@@ -360,11 +371,12 @@ def record_width(width: int, version: str, work: Path, screens_root: Path) -> di
         trust = Session(tmux, "trust", home, untrusted, width, out_dir, trust_settings, trust_log)
         run_trust_case(trust)
 
+        sessions = (main, resumed, trust)
         result["cases"] = {
-            c.name: {"events": c.events, **c.notes} for c in main.cases + trust.cases
+            c.name: {"events": c.events, **c.notes} for s in sessions for c in s.cases
         }
-        result["hooks"] = read_hook_log(hook_log) + read_hook_log(trust_log)
-        result["registry"] = {**main.registry, **trust.registry}
+        result["hooks"] = [r for s in sessions for r in read_hook_log(s.hook_log)]
+        result["registry"] = {k: v for s in sessions for k, v in s.registry.items()}
         result["requests"] = api.requests
     return result
 
