@@ -117,7 +117,18 @@ class Tmux:
         return args
 
     def run(self, *commands: TmuxCommand, check: bool = True) -> list[str]:
-        """Run one or more tmux commands in a single tmux call; return stdout lines."""
+        """Run one or more tmux commands in as few tmux calls as fit; return stdout lines.
+
+        A tmux client refuses a command line longer than its message size (16 KiB: "command too
+        long"), so a long chain (a big fleet's ``up``, many captures) is cut into batches run in
+        order; with ``check`` a failing batch stops the rest.
+        """
+        lines: list[str] = []
+        for batch in _batches(commands):
+            lines += self._run_once(batch, check=check)
+        return lines
+
+    def _run_once(self, commands: Sequence[TmuxCommand], check: bool) -> list[str]:
         args = self.base_args() + chain(commands)
         env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
         try:
@@ -151,6 +162,24 @@ class Tmux:
         fmt = FIELD_SEP.join("#{" + field + "}" for field in fields)
         rows = self.run([*scope, "-F", fmt], check=False)
         return [dict(zip(fields, row.split(FIELD_SEP), strict=False)) for row in rows if row]
+
+
+MAX_CHAIN = 12000
+"""Bytes of arguments per tmux call, safely under tmux's 16 KiB client message limit."""
+
+
+def _batches(commands: Sequence[TmuxCommand]) -> list[list[TmuxCommand]]:
+    """Split a chain of commands into batches whose arguments fit in one tmux call."""
+    batches: list[list[TmuxCommand]] = [[]]
+    size = 0
+    for command in commands:
+        cost = sum(len(part.encode()) + 2 for part in command) + 2
+        if batches[-1] and size + cost > MAX_CHAIN:
+            batches.append([])
+            size = 0
+        batches[-1].append(command)
+        size += cost
+    return batches
 
 
 def tag(name: str) -> str:
