@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from orchestrator import __version__, fleet, layout, worktree_cli
@@ -33,6 +34,12 @@ def _socket_options() -> _Parser:
         metavar="NAME",
         default=argparse.SUPPRESS,
         help="tmux server socket name, as tmux -L (default: $ORCHESTRATOR_SOCKET or tmux's own)",
+    )
+    common.add_argument(
+        "--db",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="history database file (default: $ORCHESTRATOR_DB, else in the XDG state folder)",
     )
     return common
 
@@ -60,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"layout file or name (default: {layout.DEFAULT_LAYOUT}); see `orchestrator layouts`",
     )
     up.add_argument("-d", "--detach", action="store_true", help="do not attach to the fleet")
+    up.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="when the fleet is recreated, continue each Claude session's last conversation "
+        "(default: ask when run in a terminal, else do not)",
+    )
 
     down = command("down", "End a fleet (its tmux session) and nothing else.", _down)
     down.add_argument("fleet", nargs="?", help="fleet name (default: the only or current fleet)")
@@ -103,6 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     watch.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
 
+    history = command(
+        "history", "Print the recorded state transitions and prompts of a session.", _history
+    )
+    history.add_argument("name", nargs="?", help="session name (default: every session)")
+    history.add_argument("--fleet", help="only this fleet")
+    history.add_argument("--json", action="store_true", help="print JSON for scripts")
+    history.add_argument("--limit", type=int, metavar="N", help="only the newest N of each kind")
+
+    restart = command(
+        "restart",
+        "Start an exited session again; a Claude session continues its conversation.",
+        _restart,
+    )
+    restart.add_argument("name", help="session name")
+    restart.add_argument("--fleet", help="fleet name (default: the only or current)")
+    restart.add_argument(
+        "--force", action="store_true", help="end the session first if it is still running"
+    )
+    restart.add_argument(
+        "--no-resume", action="store_true", help="start a new conversation instead of resuming"
+    )
+
     worktree_cli.add_commands(command, _tmux)
     return parser
 
@@ -115,7 +151,8 @@ def _tmux(args: argparse.Namespace) -> Tmux:
 def _up(args: argparse.Namespace) -> int:
     plan = layout.load_fleet(args.layout)
     tmux = _tmux(args)
-    report = fleet.up(plan, tmux)
+    resume = None if tmux.has_session(plan.name) else _resume_choice(plan, args.resume)
+    report = fleet.up(plan, tmux, resume=resume)
     if report.created:
         print(
             f"fleet {report.fleet}: started {len(report.started)} session(s) "
@@ -138,6 +175,69 @@ def _up(args: argparse.Namespace) -> int:
         print(f"attach with: tmux{flag} attach -t {report.fleet}")
         return 0
     return fleet.attach(tmux, report.fleet, f"={report.fleet}:{fleet.AGENTS_WINDOW}")
+
+
+def _resume_choice(plan: layout.Fleet, wanted: bool | None) -> dict[str, str]:
+    """Which of a vanished fleet's Claude conversations to continue: all with --resume, none
+    with --no-resume, else asked one by one in a terminal; without one, none (and how to)."""
+    from orchestrator import history
+    from orchestrator.store import Store
+
+    with Store() as store:
+        if (recovered := history.recovery_message(store)) is not None:
+            print(f"orchestrator: {recovered}", file=sys.stderr)
+        found = history.resumable(store, plan)
+    if not found or wanted is False:
+        return {}
+    if wanted:
+        return {name: c.claude_session_id for name, c in found.items()}
+    if not sys.stdin.isatty():
+        names = ", ".join(found)
+        print(
+            f"fleet {plan.name} had Claude conversations ({names}); starting new ones. "
+            "To continue them, run `orchestrator up --resume` instead, "
+            "or later `orchestrator restart NAME --force`."
+        )
+        return {}
+    chosen: dict[str, str] = {}
+    print(f"fleet {plan.name} is not running; its Claude sessions had conversations:")
+    for name, conversation in found.items():
+        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.last_seen))
+        answer = input(f"  continue {name}'s conversation (last seen {seen})? [Y/n] ")
+        if answer.strip().lower() in {"", "y", "yes"}:
+            chosen[name] = conversation.claude_session_id
+    return chosen
+
+
+def _history(args: argparse.Namespace) -> int:
+    from orchestrator import history
+    from orchestrator.store import Store
+
+    with Store() as store:
+        if (recovered := history.recovery_message(store)) is not None:
+            print(f"orchestrator: {recovered}", file=sys.stderr)
+        found = history.read(store, args.name, fleet=args.fleet, limit=args.limit)
+        if args.json:
+            print(json.dumps(found.to_json(store), indent=2))
+        else:
+            print(history.table(found))
+    return 0
+
+
+def _restart(args: argparse.Namespace) -> int:
+    from orchestrator.store import Store
+
+    tmux = _tmux(args)
+    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    resume_id = None
+    if not args.no_resume:
+        with Store() as store:
+            latest = store.latest_claude_session(name, args.name)
+        resume_id = latest.claude_session_id if latest else None
+    report = fleet.restart_session(tmux, name, args.name, resume_id, force=args.force)
+    how = f"continuing conversation {report.resumed}" if report.resumed else "a fresh start"
+    print(f"restarted {report.fleet}/{report.name} in pane {report.pane_id} ({how})")
+    return 0
 
 
 def _down(args: argparse.Namespace) -> int:
@@ -290,6 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``orchestrator`` and ``orc`` commands."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "db", None):
+        # Through the environment, so the watcher and dashboard that `up` starts use it too.
+        from orchestrator.store import ENV_VAR
+
+        os.environ[ENV_VAR] = str(Path(args.db).expanduser().absolute())
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -16,10 +16,10 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from orchestrator import launch, paths, session_worktrees
+from orchestrator import launch, layout, paths, session_worktrees
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
 from orchestrator.layout import Fleet, SessionPlan
 from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
@@ -60,6 +60,7 @@ PANE_FIELDS = (
     "@orc_base",
     "@orc_worktree",
     "@orc_repo",
+    "@orc_resumed",
 )
 
 
@@ -100,6 +101,8 @@ class PaneInfo:
     """The session's worktree folder."""
     repo: str = ""
     """The main work tree of the session's repository."""
+    resumed: str = ""
+    """The Claude conversation id this run of the agent continues (empty: a new one)."""
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> PaneInfo:
@@ -132,6 +135,7 @@ class PaneInfo:
             base=row.get("@orc_base", ""),
             worktree=row.get("@orc_worktree", ""),
             repo=row.get("@orc_repo", ""),
+            resumed=row.get("@orc_resumed", ""),
         )
 
 
@@ -189,17 +193,28 @@ def _command_args(argv: Sequence[str]) -> list[str]:
     return list(argv)
 
 
-def _pane_spec(fleet: Fleet, plan: SessionPlan) -> tuple[list[str], list[str]]:
+def resume_args(plan: SessionPlan, resume_id: str | None) -> list[str]:
+    """The arguments that make a session continue conversation ``resume_id`` (Claude only)."""
+    if not resume_id or not plan.agent.hooks:
+        return []
+    return ["--resume", resume_id]
+
+
+def _pane_spec(
+    fleet: Fleet, plan: SessionPlan, resume_id: str | None = None
+) -> tuple[list[str], list[str]]:
     """The ``-c/-e`` options and the command for a session's pane."""
     env = session_env(fleet, plan)
-    argv = launch.agent_argv(fleet.name, plan)
+    argv = [*launch.agent_argv(fleet.name, plan), *resume_args(plan, resume_id)]
     options = ["-c", escape_format(str(plan.cwd))]
     for key, value in env.items():
         options += ["-e", f"{key}={value}"]
     return options, ["--", *_command_args(argv)]
 
 
-def _tag_pane(target: str, fleet: Fleet, plan: SessionPlan) -> list[TmuxCommand]:
+def _tag_pane(
+    target: str, fleet: Fleet, plan: SessionPlan, resume_id: str | None = None
+) -> list[TmuxCommand]:
     tags = {
         "fleet": fleet.name,
         "session": plan.name,
@@ -208,6 +223,8 @@ def _tag_pane(target: str, fleet: Fleet, plan: SessionPlan) -> list[TmuxCommand]
         "agent": plan.agent.name,
         "cwd": str(plan.cwd),
         "started": f"{time.time():.3f}",
+        # The conversation this run continues: its layout prompt was sent in an earlier run.
+        "resumed": (resume_id or "") if resume_args(plan, resume_id) else "",
     }
     commands: list[TmuxCommand] = [
         ["set-option", "-p", "-t", target, tag(key), value] for key, value in tags.items()
@@ -292,11 +309,14 @@ def up(
     *,
     size: tuple[int, int] | None = None,
     services: tuple[str, ...] = SERVICES,
+    resume: Mapping[str, str] | None = None,
 ) -> UpReport:
     """Create the fleet, or start what is missing or dead in a live one.
 
     Sessions with ``worktree`` set get their worktree first; if the launch then fails, the
     worktrees and branches made for it are taken back (never ones that existed before).
+    ``resume`` maps session names to the Claude conversation each one started here continues
+    (``claude --resume <id>``); running sessions are left alone.
     """
     tmux_version()
     started = time.perf_counter()
@@ -304,9 +324,9 @@ def up(
     fleet = prepared.fleet
     try:
         if tmux.has_session(fleet.name):
-            report = _reconcile(fleet, tmux, services)
+            report = _reconcile(fleet, tmux, services, resume or {})
         else:
-            report = _create(fleet, tmux, size or DEFAULT_SIZE, services)
+            report = _create(fleet, tmux, size or DEFAULT_SIZE, services, resume or {})
     except BaseException:
         prepared.undo()
         raise
@@ -333,12 +353,18 @@ def _window_options(target: str) -> list[TmuxCommand]:
     ]
 
 
-def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], services: tuple[str, ...]) -> UpReport:
+def _create(
+    fleet: Fleet,
+    tmux: Tmux,
+    size: tuple[int, int],
+    services: tuple[str, ...],
+    resume: Mapping[str, str],
+) -> UpReport:
     name = fleet.name
     agents = f"={name}:{AGENTS_WINDOW}"
     commands: list[TmuxCommand] = []
     for index, plan in enumerate(fleet.sessions):
-        options, command = _pane_spec(fleet, plan)
+        options, command = _pane_spec(fleet, plan, resume.get(plan.name))
         if index == 0:
             geometry = ["-x", str(size[0]), "-y", str(size[1])]
             new_session = ["new-session", "-d", "-s", name, "-n", AGENTS_WINDOW, *geometry]
@@ -352,7 +378,7 @@ def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], services: tuple[str
             commands.append(["split-window", "-t", agents, *options, *command])
             # Re-tile after each split so that many panes never run out of room.
             commands.append(["select-layout", "-t", agents, "tiled"])
-        commands += _tag_pane(agents, fleet, plan)
+        commands += _tag_pane(agents, fleet, plan, resume.get(plan.name))
     commands.append(["select-layout", "-t", agents, fleet.arrange])
     commands.append(["select-pane", "-t", f"{agents}.0"])
     for kind in services:
@@ -372,7 +398,9 @@ def _create(fleet: Fleet, tmux: Tmux, size: tuple[int, int], services: tuple[str
     )
 
 
-def _reconcile(fleet: Fleet, tmux: Tmux, services: tuple[str, ...]) -> UpReport:
+def _reconcile(
+    fleet: Fleet, tmux: Tmux, services: tuple[str, ...], resume: Mapping[str, str]
+) -> UpReport:
     name = fleet.name
     owner = tmux.query(["list-sessions"], ("session_name", "@orc_fleet"))
     if not any(row["session_name"] == name and row.get("@orc_fleet") == name for row in owner):
@@ -388,7 +416,8 @@ def _reconcile(fleet: Fleet, tmux: Tmux, services: tuple[str, ...]) -> UpReport:
     commands: list[TmuxCommand] = []
     for plan in fleet.sessions:
         pane = by_name.get(plan.name)
-        options, command = _pane_spec(fleet, plan)
+        resume_id = resume.get(plan.name)
+        options, command = _pane_spec(fleet, plan, resume_id)
         if pane is None:
             if has_agents_window:
                 # Without -d the new pane becomes the active one, which is what gets tagged.
@@ -400,11 +429,11 @@ def _reconcile(fleet: Fleet, tmux: Tmux, services: tuple[str, ...]) -> UpReport:
                 )
                 commands += _window_options(agents)
                 has_agents_window = True
-            commands += _tag_pane(agents, fleet, plan)
+            commands += _tag_pane(agents, fleet, plan, resume_id)
             report.started.append(plan.name)
         elif pane.dead:
             commands.append(["respawn-pane", "-k", "-t", pane.pane_id, *options, *command])
-            commands += _tag_pane(pane.pane_id, fleet, plan)
+            commands += _tag_pane(pane.pane_id, fleet, plan, resume_id)
             report.restarted.append(plan.name)
         else:
             report.running.append(plan.name)
@@ -427,6 +456,82 @@ def _reconcile(fleet: Fleet, tmux: Tmux, services: tuple[str, ...]) -> UpReport:
     if commands:
         tmux.run(*commands)
     return report
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    """What :func:`restart_session` did."""
+
+    fleet: str
+    name: str
+    pane_id: str
+    argv: list[str]
+    """The command the pane runs now."""
+    resumed: str | None
+    """The Claude conversation it continues, if any."""
+
+
+def layout_source(tmux: Tmux, fleet_name: str) -> str:
+    """The layout file a live fleet was brought up from (its tmux session's ``@orc_layout``)."""
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet_name}:"], (tag("layout"),))
+    source = rows[0].get(tag("layout"), "") if rows else ""
+    if not source:
+        raise OrchestratorError(
+            f"fleet {fleet_name!r} does not say which layout started it",
+            hint="bring it up again with `orchestrator up LAYOUT`",
+        )
+    return source
+
+
+def restart_session(
+    tmux: Tmux,
+    fleet_name: str,
+    name: str,
+    resume_id: str | None = None,
+    *,
+    force: bool = False,
+) -> RestartReport:
+    """Start a session's agent again in its pane, as the fleet's layout says.
+
+    With ``resume_id`` a Claude session continues that conversation (``--resume``); other agents
+    simply start again. A session whose agent still runs is refused unless ``force``, which
+    kills it first. A session whose pane is gone gets a new one.
+    """
+    plan_fleet = layout.load_fleet(layout_source(tmux, fleet_name))
+    plans = [plan for plan in plan_fleet.sessions if plan.name == name]
+    if not plans:
+        raise NotFoundError(f"session {name!r} is not in the layout {plan_fleet.source}")
+    one = Fleet(
+        name=plan_fleet.name,
+        description=plan_fleet.description,
+        arrange=plan_fleet.arrange,
+        source=plan_fleet.source,
+        sessions=(plans[0],),
+        worktrees=plan_fleet.worktrees,
+    )
+    pane = next((p for p in list_sessions(tmux, fleet_name) if p.name == name), None)
+    if pane is not None and not pane.dead and not force:
+        raise OrchestratorError(
+            f"session {name!r} is still running (pane {pane.pane_id})",
+            hint=f"use --force to end it and start it again, or `orchestrator jump {name}`",
+        )
+    prepared = session_worktrees.prepare(one)
+    plan = prepared.fleet.sessions[0]
+    options, command = _pane_spec(prepared.fleet, plan, resume_id)
+    try:
+        if pane is None:
+            up(prepared.fleet, tmux, services=(), resume={name: resume_id} if resume_id else None)
+            pane = next(p for p in list_sessions(tmux, fleet_name) if p.name == name)
+        else:
+            tmux.run(
+                ["respawn-pane", "-k", "-t", pane.pane_id, *options, *command],
+                *_tag_pane(pane.pane_id, prepared.fleet, plan, resume_id),
+            )
+    except BaseException:
+        prepared.undo()
+        raise
+    resumed = resume_id if resume_args(plan, resume_id) else None
+    return RestartReport(fleet_name, name, pane.pane_id, command[1:], resumed)
 
 
 def down(tmux: Tmux, name: str) -> list[str]:

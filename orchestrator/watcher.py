@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import logging
 import os
 import queue
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -169,6 +171,10 @@ class Watcher:
         self.subscribers: list[Subscriber] = []
         self.session_listeners: list[Callable[[str, hooks.HookEvent], None]] = []
         """Called with (session name, event) for every SessionStart hook (Claude session ids)."""
+        self.recorded_state: Callable[[str], str | None] | None = None
+        """The history's latest state of a session, by name. Consulted when a pane is adopted:
+        the history is written before tmux, so after a crash between the two it is the history
+        that says what was last announced, and the successor compares with it."""
         self.events: queue.Queue[tuple[str, str]] = queue.Queue()
         self.stop_event = threading.Event()
         self.processes = ProcessTable()
@@ -435,13 +441,19 @@ class Watcher:
             reader = hooks.EventReader(folder / "events.jsonl", token)
             reader.offset = _tail_offset(reader.path)
             tracker.has_hooks = True
-        if pane.state and pane.since:
+        restored = pane.state
+        if self.recorded_state is not None:
+            try:
+                restored = self.recorded_state(pane.name) or restored
+            except Exception:
+                log.exception("reading the recorded state of %s failed", pane.name)
+        if pane.state and pane.since and restored == pane.state:
             # Re-adopting after a restart: keep the published "since" for an unchanged state.
             with contextlib.suppress(ValueError):
                 tracker.verdict = Verdict(State(pane.state), pane.reason, _source(pane.source))
                 tracker.since = pane.since
         self._last_process = 0.0  # find the new pane's processes in this round
-        return _Watched(pane=pane, tracker=tracker, reader=reader, restored=pane.state)
+        return _Watched(pane=pane, tracker=tracker, reader=reader, restored=restored)
 
     def _process_pass(self, now: float) -> None:
         self._last_process = now
@@ -572,7 +584,7 @@ class Watcher:
             text=True,
             errors="replace",
             env=env,
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
         thread = threading.Thread(target=self._read_control, name="tmux-control", daemon=True)
         thread.start()
@@ -658,14 +670,19 @@ def _tail_offset(path: Path, keep: int = 65536) -> int:
     return size - keep + newline + 1 if newline >= 0 else size
 
 
-def _die_with_parent() -> None:
-    """In the control client: get SIGTERM when the watcher dies, however it dies (Linux)."""
+def _die_with_parent(parent: int) -> None:
+    """In the control client: get SIGTERM when the watcher (``parent``) dies, however it dies
+    (Linux)."""
     with contextlib.suppress(Exception):
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         pr_set_pdeathsig = 1
         libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # A watcher killed between fork and prctl has already gone (the child was re-parented): the
+    # signal would never come, so leave now rather than outlive it.
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def record_history(watcher: Watcher, store: Store) -> None:
@@ -699,8 +716,13 @@ def record_history(watcher: Watcher, store: Store) -> None:
             at=event.at,
         )
 
+    def recorded_state(session: str) -> str | None:
+        record = store.session(watcher.fleet, session)
+        return record.state if record is not None else None
+
     watcher.subscribe(on_transition)
     watcher.session_listeners.append(on_session_start)
+    watcher.recorded_state = recorded_state
 
 
 def run_watcher(tmux: Tmux, fleet: str) -> int:
@@ -714,14 +736,18 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
         format="%(asctime)s %(process)d %(levelname)s %(message)s",
     )
     log.info("watching fleet %s (tmux %s)", fleet, " ".join(tmux.base_args()))
+    from orchestrator import first_prompt, history
+
     store = Store()
     log.info("history in %s", store.path)
-    if store.recovered_from is not None:
-        print(f"orchestrator: history database was corrupt; moved aside to {store.recovered_from}")
+    if (recovered := history.recovery_message(store)) is not None:
+        log.warning("%s", recovered)
+        print(f"orchestrator: {recovered}", file=sys.stderr, flush=True)
     rows = tmux.query(["display-message", "-p", "-t", f"={fleet}:"], ("@orc_layout",))
     layout_path = rows[0].get("@orc_layout") if rows else None
     store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
     record_history(watcher, store)
+    first_prompt.subscribe(watcher, store)
     notify.subscribe(watcher)
     signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
     signal.signal(signal.SIGHUP, lambda *_: watcher.stop())

@@ -1,0 +1,100 @@
+"""A layout's ``prompt``: typed into a session once its agent is first ready (idle).
+
+A watcher subscriber. Each run of an agent gets its layout prompt once: "this run" is the pane's
+``@orc_started`` time, and a ``layout`` prompt recorded in the history since then means it was
+sent. The history row is written before the keys are typed, so a watcher killed in between never
+types it twice (at most once, rather than at least once: a prompt typed twice is work done
+twice). A resumed conversation (``@orc_resumed``) had its prompt in an earlier run and gets none.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from orchestrator import layout
+from orchestrator.detect.model import State
+from orchestrator.store import Store
+from orchestrator.tmux import Tmux, tag
+from orchestrator.watcher import SessionState, Transition, Watcher
+
+log = logging.getLogger(__name__)
+
+SOURCE = "layout"
+"""The ``source`` of prompts this module sends, in the history."""
+ENTER_DELAY = 0.2
+"""Seconds between typing the text and pressing Enter: Claude Code reads a fast paste followed
+by Enter as one paste, and the Enter would end up in the text."""
+
+
+def send_keys(tmux: Tmux, pane_id: str, text: str, enter_delay: float = ENTER_DELAY) -> None:
+    """Type ``text`` literally into the pane, wait, then press Enter."""
+    tmux.run(["send-keys", "-t", pane_id, "-l", "--", text])
+    time.sleep(enter_delay)
+    tmux.run(["send-keys", "-t", pane_id, "Enter"])
+
+
+class FirstPrompts:
+    """Sends each session's layout prompt on its first idle; subscribe with :func:`subscribe`."""
+
+    def __init__(self, watcher: Watcher, store: Store) -> None:
+        self.watcher = watcher
+        self.store = store
+        self._prompts: dict[str, str] | None = None
+        self.threads: list[threading.Thread] = []
+
+    def prompts(self) -> dict[str, str]:
+        """Each session's layout prompt, read once from the fleet's layout file."""
+        if self._prompts is None:
+            self._prompts = {}
+            fleet = self.watcher.fleet
+            rows = self.watcher.tmux.query(
+                ["display-message", "-p", "-t", f"={fleet}:"], (tag("layout"),)
+            )
+            source = rows[0].get(tag("layout"), "") if rows else ""
+            if source:
+                try:
+                    plan = layout.load_fleet(source, check_commands=False)
+                except Exception:
+                    log.exception("cannot read the layout %s for its prompts", source)
+                else:
+                    self._prompts = {s.name: s.prompt for s in plan.sessions if s.prompt}
+        return self._prompts
+
+    def __call__(self, transition: Transition, state: SessionState) -> None:
+        """On a session's transition to idle, send its layout prompt if this run has not had it."""
+        del state
+        if transition.new != State.IDLE.value:
+            return
+        name = transition.session
+        text = self.prompts().get(name)
+        watched = self.watcher.sessions.get(name)
+        if not text or watched is None or watched.pane.resumed:
+            return
+        started = watched.pane.started or 0.0
+        sent = self.store.prompts(name, fleet=self.watcher.fleet)
+        if any(p.source == SOURCE and p.at >= started for p in sent):
+            return
+        self.store.add_prompt(self.watcher.fleet, name, text, source=SOURCE)
+        log.info("sending the layout prompt to %s", name)
+        # Typed from a thread: the Enter delay must not hold up the watcher's round.
+        thread = threading.Thread(
+            target=self._send, args=(watched.pane.pane_id, text), name=f"prompt-{name}"
+        )
+        thread.daemon = True
+        thread.start()
+        self.threads.append(thread)
+
+    def _send(self, pane_id: str, text: str) -> None:
+        try:
+            send_keys(self.watcher.tmux, pane_id, text)
+        except Exception:
+            log.exception("sending the layout prompt to pane %s failed", pane_id)
+
+
+def subscribe(watcher: Watcher, store: Store) -> FirstPrompts:
+    """Send layout prompts from ``watcher``, recording them in ``store``."""
+    sender = FirstPrompts(watcher, store)
+    watcher.subscribe(sender)
+    return sender

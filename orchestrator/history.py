@@ -1,0 +1,134 @@
+"""The history as people and scripts read it, prompts sent, and conversations to resume.
+
+Everything here goes through :class:`orchestrator.store.Store`; nothing needs tmux. A store opened
+here reports a corrupt database it moved aside (:func:`recovery_message`), so a command that
+opens one can say so instead of silently starting afresh.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import NotFoundError
+from orchestrator.layout import Fleet
+from orchestrator.store import ClaudeSession, Prompt, Store, Transition
+
+
+def recovery_message(store: Store) -> str | None:
+    """What to tell the user when opening ``store`` found its file corrupt and moved it aside."""
+    if store.recovered_from is None:
+        return None
+    why = f" ({store.recovery_reason})" if store.recovery_reason else ""
+    return (
+        f"the history database {store.path} was corrupt{why}; "
+        f"moved aside to {store.recovered_from}, and a fresh one started"
+    )
+
+
+def record_prompt(
+    fleet: str,
+    session: str,
+    text: str,
+    *,
+    source: str = "dashboard",
+    db: Path | str | None = None,
+) -> Prompt:
+    """Record in the history that ``text`` is being sent to ``session`` of ``fleet``.
+
+    Call it just before typing the prompt into the pane. It opens the database (``db``, else
+    ``$ORCHESTRATOR_DB``, else the state folder's), writes one committed row and closes it, so it
+    is safe from any thread or process, a worker thread included.
+    """
+    with Store(db, check=False) as store:
+        return store.add_prompt(fleet, session, text, source=source)
+
+
+@dataclass(frozen=True)
+class History:
+    """What the history holds about some sessions."""
+
+    transitions: list[Transition]
+    prompts: list[Prompt]
+    claude_sessions: list[ClaudeSession]
+
+    def to_json(self, store: Store) -> dict[str, object]:
+        """The document ``history --json`` prints."""
+        return {
+            "database": str(store.path),
+            "recovered_from": None if store.recovered_from is None else str(store.recovered_from),
+            "transitions": [t.to_json() for t in self.transitions],
+            "prompts": [p.to_json() for p in self.prompts],
+            "claude_sessions": [c.to_json() for c in self.claude_sessions],
+        }
+
+
+def read(
+    store: Store, name: str | None = None, *, fleet: str | None = None, limit: int | None = None
+) -> History:
+    """The transitions and prompts of one session (in any fleet unless ``fleet``), or of all.
+
+    Raises :class:`NotFoundError` when a session or fleet is named that the history never saw.
+    """
+    known = [s for s in store.sessions(fleet) if name is None or s.name == name]
+    if not known and (name is not None or fleet is not None):
+        what = f"session {name!r}" if name else f"fleet {fleet!r}"
+        where = f" of fleet {fleet!r}" if name and fleet else ""
+        raise NotFoundError(
+            f"the history has nothing about {what}{where} ({store.path})",
+            hint="`orchestrator history` lists every session it knows",
+        )
+    claude = [c for s in known for c in store.claude_sessions(s.fleet, s.name)]
+    return History(
+        transitions=store.transitions(name, fleet=fleet, limit=limit),
+        prompts=store.prompts(name, fleet=fleet, limit=limit),
+        claude_sessions=sorted(claude, key=lambda c: c.first_seen),
+    )
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)) + f".{int(at * 1000) % 1000:03d}"
+
+
+def table(history: History) -> str:
+    """Transitions and prompts, oldest first, one per line, for people."""
+    rows: list[tuple[float, int, tuple[str, ...]]] = []
+    for t in history.transitions:
+        event = f"{t.from_state or '-'} -> {t.to_state}"
+        rows.append((t.at, t.id, (_when(t.at), t.fleet, t.session, event, t.source, t.reason)))
+    for p in history.prompts:
+        text = " ".join(p.text.split())
+        rows.append((p.at, p.id, (_when(p.at), p.fleet, p.session, "prompt", p.source, text)))
+    if not rows:
+        return "no history recorded yet"
+    rows.sort(key=lambda row: (row[0], row[1]))
+    headers = ("TIME", "FLEET", "SESSION", "EVENT", "SOURCE", "DETAIL")
+    body = [(*cells[:5], cells[5][:70]) for _, _, cells in rows]
+    widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [headers, *body]
+    ]
+    for c in history.claude_sessions:
+        lines.append(f"claude conversation of {c.fleet}/{c.session}: {c.claude_session_id}")
+    return "\n".join(lines)
+
+
+def resumable(store: Store, fleet: Fleet) -> dict[str, ClaudeSession]:
+    """The conversation each Claude session of ``fleet`` last had, if it can be resumed.
+
+    A conversation whose transcript file is known and gone is left out (``claude --resume``
+    would fail on it).
+    """
+    found: dict[str, ClaudeSession] = {}
+    for plan in fleet.sessions:
+        if not plan.agent.hooks:
+            continue
+        latest = store.latest_claude_session(fleet.name, plan.name)
+        if latest is None:
+            continue
+        if latest.transcript_path is not None and not latest.transcript_path.exists():
+            continue
+        found[plan.name] = latest
+    return found
