@@ -305,12 +305,12 @@ def test_session_env_stays_in_its_own_pane(server: libtmux.Server, tmp_path: Pat
     fleet.up(layout.load_fleet(str(path)), tmux)
     files = [tmp_path / "first.env", tmp_path / "second.env"]
     wait_for(lambda: all(f.exists() and f.read_text() for f in files))
-    first, second = (f.read_text().splitlines() for f in files)
-    assert "ONLY_FIRST=1" in first
-    assert "ONLY_SECOND=2" in second
-    assert "ONLY_FIRST=1" not in second
-    assert "ONLY_SECOND=2" not in first
-    assert "SHARED=all" in first
-    assert "SHARED=all" in second
+    env_first, env_second = (f.read_text().splitlines() for f in files)
+    assert "ONLY_FIRST=1" in env_first
+    assert "ONLY_SECOND=2" in env_second
+    assert "ONLY_FIRST=1" not in env_second
+    assert "ONLY_SECOND=2" not in env_first
+    assert "SHARED=all" in env_first
+    assert "SHARED=all" in env_second
     environment = tmux.run(["show-environment", "-t", "=envs:"])
     assert not any(line.startswith("ONLY_") for line in environment)
