@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator import launch, layout, paths, session_worktrees
+from orchestrator.detect.model import NO_STATUS
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
 from orchestrator.layout import Fleet, SessionPlan
 from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
@@ -606,7 +607,7 @@ def describe_state(pane: PaneInfo) -> tuple[str, str]:
         if pane.dead_signal:
             return "exited", f"killed by signal {pane.dead_signal}"
         if pane.dead_status is None:
-            return "exited", "exited (status not known yet)"
+            return "exited", NO_STATUS
         return "exited", f"exit status {pane.dead_status}"
     if pane.state and pane.state != "exited":
         return pane.state, pane.reason

@@ -21,6 +21,7 @@ import pytest
 
 from orchestrator import fleet, layout, status
 from orchestrator.cli import main
+from orchestrator.detect.model import NO_STATUS
 from orchestrator.tmux import Tmux
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import (
@@ -91,6 +92,11 @@ class ClaudeFleet:
                 break
             time.sleep(0.05)
         return reason
+
+    def tmux_exit_facts(self, session: str) -> str:
+        """What tmux itself recorded about how the pane's process ended."""
+        fmt = "#{pane_dead_status}#{pane_dead_signal}"
+        return "".join(self.tmux.run(["display-message", "-p", "-t", self.panes[session], fmt]))
 
     def status_json(self) -> dict[str, dict[str, object]]:
         """What the command line prints, for the final word of each test."""
@@ -205,12 +211,23 @@ def test_exit_and_kill_nine(launch: Callable[..., ClaudeFleet]) -> None:
     claudes.expect("dev-1", "idle", idle_screen)
     claudes.prompt("git-5", "/exit")
     claudes.expect("git-5", "exited", lambda s: True, "/exit")
-    assert claudes.settled_reason("git-5", "exit status 0") == "exit status 0"
+    reason = claudes.settled_reason("git-5", "exit status 0")
+    if claudes.tmux_exit_facts("git-5"):
+        assert reason == "exit status 0"
+    else:
+        # tmux 3.3a sometimes records no exit status; then the SessionEnd hook tells the story,
+        # if Claude ran it to the end before leaving (it does not always wait for it).
+        assert reason in ("session ended (prompt_input_exit)", NO_STATUS)
     pane = next(p for p in fleet.list_sessions(claudes.tmux, "claudes") if p.name == "dev-1")
     assert pane.pane_pid is not None
     os.kill(pane.pane_pid, signal.SIGKILL)  # no hook fires for this
     claudes.expect("dev-1", "exited", lambda s: True, "kill -9")
-    assert claudes.settled_reason("dev-1", "killed by signal 9") == "killed by signal 9"
+    reason = claudes.settled_reason("dev-1", "killed by signal 9")
+    if claudes.tmux_exit_facts("dev-1"):
+        assert reason == "killed by signal 9"
+    else:
+        # tmux 3.3a sometimes records neither status nor signal for a SIGKILLed pane.
+        assert reason == NO_STATUS
     final = claudes.status_json()
     assert final["git-5"]["state"] == final["dev-1"]["state"] == "exited"
 

@@ -17,6 +17,11 @@ class State(StrEnum):
     UNKNOWN = "unknown"
 
 
+NO_STATUS = "exited (tmux has no exit status for it)"
+"""The reason for a dead pane whose status tmux does not know: for a moment after every exit,
+and for good after some (tmux 3.3a loses the signal of about one ``kill -9`` in ten)."""
+
+
 class Source(StrEnum):
     """Where a piece of evidence came from."""
 

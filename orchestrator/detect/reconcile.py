@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orchestrator.detect.hooks import HookEvent, state_of
-from orchestrator.detect.model import Signal, Source, State, Verdict
+from orchestrator.detect.model import NO_STATUS, Signal, Source, State, Verdict
 from orchestrator.detect.registry import RegistryEntry
 from orchestrator.detect.screen import RuleSet, ScreenMatch, classify
 
@@ -51,11 +51,9 @@ def process_signal(facts: ProcessFacts, now: float, age: float) -> Signal:
         if facts.dead_signal:
             reason = f"killed by signal {facts.dead_signal}"
         else:
-            # tmux marks a pane dead a moment before it has reaped the process and knows how.
+            # tmux may mark a pane dead a moment before it knows how the process ended.
             known = facts.dead_status is not None
-            reason = (
-                f"exit status {facts.dead_status}" if known else "exited (status not known yet)"
-            )
+            reason = f"exit status {facts.dead_status}" if known else NO_STATUS
         return Signal(Source.PROCESS, State.EXITED, reason, now, "pane_dead=1")
     if facts.agent_alive is False and facts.current_command in SHELLS and age > 3.0:
         return Signal(
@@ -181,6 +179,9 @@ class SessionTracker:
             return Verdict(signal.state, reason or signal.reason, signal.source, signals, note)
 
         if proc.state == State.EXITED:
+            if proc.reason == NO_STATUS and hook.state == State.EXITED:
+                # tmux lost the exit status; Claude's SessionEnd hook still says how it ended.
+                return verdict(proc, "the process decides an exit", hook.reason)
             return verdict(proc, "the process decides an exit")
         hook_fresh = hook.since is not None and now - hook.since <= GRACE
         # Has the screen been read since the hook event had time to show on it?
