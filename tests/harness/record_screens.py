@@ -169,14 +169,19 @@ class Session:
         self.collect()
 
 
-def dead_status(tmux: PrivateTmux, pane: str) -> str:
-    """``#{pane_dead_status}`` once tmux has it: ``pane_dead`` turns 1 a moment before it."""
-    wait_until(
-        lambda: tmux.pane_format(pane, "#{pane_dead_status}") != "",
-        timeout=10,
-        what="pane_dead_status",
-    )
-    return tmux.pane_format(pane, "#{pane_dead_status}")
+def dead_status(tmux: PrivateTmux, pane: str, timeout: float = 5.0) -> str:
+    """``#{pane_dead_status}``, or ``""`` when tmux has not reaped the process in ``timeout`` s.
+
+    ``pane_dead`` turns 1 as soon as the pty closes; the status needs the exit to be reaped. Now
+    and then (tmux 3.3a) the agent stays a zombie child of the tmux server for 30 s and more.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = tmux.pane_format(pane, "#{pane_dead_status}")
+        if status:
+            return status
+        time.sleep(0.1)
+    return ""
 
 
 def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
