@@ -35,8 +35,8 @@ from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.profiles import PROFILES
+from orchestrator.runtime import fleet_dir
 from orchestrator.tmux import FIELD_SEP, Tmux, TmuxCommand, tag
-from orchestrator.watcher import fleet_dir
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""

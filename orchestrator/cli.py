@@ -9,11 +9,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from orchestrator import __version__, fleet, layout, worktree_cli
+from orchestrator import DEFAULT_LAYOUT, __version__, fleet, worktree_cli
 from orchestrator.errors import OrchestratorError
 from orchestrator.tmux import Tmux
+
+if TYPE_CHECKING:
+    from orchestrator import layout
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -64,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "layout",
         nargs="?",
-        help=f"layout file or name (default: {layout.DEFAULT_LAYOUT}); see `orchestrator layouts`",
+        help=f"layout file or name (default: {DEFAULT_LAYOUT}); see `orchestrator layouts`",
     )
     up.add_argument("-d", "--detach", action="store_true", help="do not attach to the fleet")
     up.add_argument(
@@ -149,6 +152,8 @@ def _tmux(args: argparse.Namespace) -> Tmux:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from orchestrator import layout
+
     plan = layout.load_fleet(args.layout)
     tmux = _tmux(args)
     resume = None if tmux.has_session(plan.name) else _resume_choice(plan, args.resume)
@@ -309,6 +314,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _layouts(args: argparse.Namespace) -> int:
+    from orchestrator import layout
+
     del args
     entries = layout.list_layouts()
     if not entries:
@@ -317,7 +324,7 @@ def _layouts(args: argparse.Namespace) -> int:
     width = max(len(entry.name) for entry in entries)
     for entry in entries:
         note = "  (hidden by an earlier one)" if entry.shadowed else ""
-        default = " [default]" if entry.name == layout.DEFAULT_LAYOUT and not entry.shadowed else ""
+        default = " [default]" if entry.name == DEFAULT_LAYOUT and not entry.shadowed else ""
         print(f"{entry.name.ljust(width)}  {entry.origin:<8}  {entry.path}{default}{note}")
         if entry.description:
             print(f"{'':{width}}  {entry.description}")
@@ -325,6 +332,8 @@ def _layouts(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from orchestrator import layout
+
     path, origin = layout.locate_layout(args.file)
     parsed = layout.load_layout(path)
     plan = layout.resolve(parsed, path, origin=origin, check_commands=False)
@@ -339,6 +348,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from orchestrator import layout
+
     text = json.dumps(layout.json_schema(), indent=2) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:  # noqa: PTH123

@@ -18,12 +18,16 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from orchestrator import launch, layout, paths, session_worktrees
+from orchestrator import paths, session_worktrees
 from orchestrator.detect.model import NO_STATUS
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
-from orchestrator.layout import Fleet, SessionPlan
 from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
+
+if TYPE_CHECKING:
+    # Layouts (pydantic) are loaded only by commands that launch: `status` stays fast.
+    from orchestrator.layout import Fleet, SessionPlan
 
 AGENTS_WINDOW = "agents"
 DASHBOARD_WINDOW = "dashboard"
@@ -205,6 +209,8 @@ def _pane_spec(
     fleet: Fleet, plan: SessionPlan, resume_id: str | None = None
 ) -> tuple[list[str], list[str]]:
     """The ``-c/-e`` options and the command for a session's pane."""
+    from orchestrator import launch
+
     env = session_env(fleet, plan)
     argv = [*launch.agent_argv(fleet.name, plan), *resume_args(plan, resume_id)]
     options = ["-c", escape_format(str(plan.cwd))]
@@ -498,7 +504,9 @@ def restart_session(
     simply start again. A session whose agent still runs is refused unless ``force``, which
     kills it first. A session whose pane is gone gets a new one.
     """
-    plan_fleet = layout.load_fleet(layout_source(tmux, fleet_name))
+    from orchestrator.layout import Fleet, load_fleet
+
+    plan_fleet = load_fleet(layout_source(tmux, fleet_name))
     plans = [plan for plan in plan_fleet.sessions if plan.name == name]
     if not plans:
         raise NotFoundError(f"session {name!r} is not in the layout {plan_fleet.source}")

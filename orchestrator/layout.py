@@ -18,13 +18,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+import orchestrator
 from orchestrator import paths
 from orchestrator.errors import LayoutError
 from orchestrator.profiles import PROFILES, AgentProfile
 from orchestrator.worktree import DEFAULT_PREFIX, WorktreeSettings, WorktreeSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
-DEFAULT_LAYOUT = "parallel-5"
+DEFAULT_LAYOUT = orchestrator.DEFAULT_LAYOUT
 
 Name = Annotated[
     str,

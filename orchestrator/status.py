@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from orchestrator import fleet as fleet_mod
-from orchestrator.detect.model import Verdict
 from orchestrator.errors import NotFoundError
+from orchestrator.runtime import watcher_running
 from orchestrator.tmux import Tmux
-from orchestrator.watcher import SessionState, Watcher, watcher_running
+
+if TYPE_CHECKING:
+    from orchestrator.detect.model import Verdict
+    from orchestrator.watcher import SessionState, Watcher
+
+
+def _watcher(tmux: Tmux, fleet: str) -> Watcher:
+    # Imported only to probe: with a watcher running, `status` reads what it published.
+    from orchestrator.watcher import Watcher
+
+    return Watcher(tmux, fleet)
+
 
 STATUS_KEYS = ("fleet", "name", "role", "agent", "pane_id", "state", "since", "reason", "cwd")
 
@@ -27,7 +39,7 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
     probed: dict[str, dict[str, dict[str, object]]] = {}
     for name in dict.fromkeys(str(row["fleet"]) for row in rows):
         if not watcher_running(name):
-            found = Watcher(tmux, name).probe()
+            found = _watcher(tmux, name).probe()
             probed[name] = {session: _row(state) for session, (state, _) in found.items()}
     # Probed states replace the state keys; the rest (branch, ahead, ...) stays as read.
     return [{**row, **probed.get(str(row["fleet"]), {}).get(str(row["name"]), {})} for row in rows]
@@ -46,7 +58,7 @@ def explain(tmux: Tmux, name: str, fleet: str | None = None) -> str:
             hint="run `orchestrator status` to list sessions (and check -L/--socket-name)",
         )
     pane = panes[0]
-    probed = Watcher(tmux, pane.fleet).probe()
+    probed = _watcher(tmux, pane.fleet).probe()
     if name not in probed:
         raise NotFoundError(f"session {name!r} vanished while it was being looked at")
     state, verdict = probed[name]

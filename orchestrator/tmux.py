@@ -14,10 +14,12 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import libtmux
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import TmuxError
+
+if TYPE_CHECKING:
+    import libtmux
 
 MIN_VERSION = (3, 2)
 FIELD_SEP = "\x1f"
@@ -99,7 +101,19 @@ class Tmux:
     def __init__(self, socket_name: str | None = None, socket_path: str | None = None) -> None:
         self.socket_name = socket_name
         self.socket_path = socket_path
-        self.server = libtmux.Server(socket_name=socket_name, socket_path=socket_path)
+        self._server: libtmux.Server | None = None
+
+    @property
+    def server(self) -> libtmux.Server:
+        """The libtmux view of this server (imported on first use: commands that only read
+        tmux run faster without it)."""
+        if self._server is None:
+            import libtmux
+
+            self._server = libtmux.Server(
+                socket_name=self.socket_name, socket_path=self.socket_path
+            )
+        return self._server
 
     @classmethod
     def from_server(cls, server: libtmux.Server) -> Tmux:
@@ -147,7 +161,13 @@ class Tmux:
 
     def is_running(self) -> bool:
         """Whether a server answers on this socket."""
-        return bool(self.server.is_alive())
+        args = [*self.base_args(), "list-sessions", "-F", "#{session_id}"]
+        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+        try:
+            proc = subprocess.run(args, capture_output=True, env=env, timeout=30, check=False)
+        except FileNotFoundError:
+            return False
+        return proc.returncode == 0
 
     def has_session(self, name: str) -> bool:
         """Whether a tmux session of exactly this name exists."""

@@ -20,7 +20,6 @@ out as tmux pane options (``@orc_state``... for status lines, borders and ``stat
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import json
 import logging
@@ -31,10 +30,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
 
 import watchfiles
 
@@ -47,6 +45,7 @@ from orchestrator.detect.registry import config_dir, read_entry
 from orchestrator.detect.screen import rules_for
 from orchestrator.fleet import PANE_FIELDS, PaneInfo
 from orchestrator.profiles import PROFILES
+from orchestrator.runtime import LockHeld, fleet_dir, fleet_lock, watcher_running
 from orchestrator.store import Store
 from orchestrator.tmux import Tmux, tag
 
@@ -59,11 +58,6 @@ PROCESS_EVERY = 3.0
 BACKSTOP = 10.0
 """Seconds between pane listings when nothing at all happens (a missed push is caught by then)."""
 CAPTURE_MARK = "@@orc-capture@@ "
-
-
-def fleet_dir(fleet: str, runtime: Path | None = None) -> Path:
-    """The fleet's private runtime folder (hook files, snapshot, lock)."""
-    return (runtime or paths.runtime_dir()) / "fleets" / fleet
 
 
 @dataclass
@@ -118,44 +112,6 @@ class _Watched:
     """The state a previous watcher published for this pane (empty for a new pane)."""
     cpu: float = 0.0
     rss: int = 0
-
-
-class LockHeld(RuntimeError):
-    """Another watcher already watches this fleet."""
-
-
-@contextlib.contextmanager
-def fleet_lock(folder: Path) -> Iterator[IO[str]]:
-    """Hold the fleet's watcher lock (released by the kernel even on SIGKILL)."""
-    paths.ensure_private_dir(folder)
-    handle = (folder / "watcher.lock").open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise LockHeld(f"a watcher already runs for this fleet ({folder})") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    try:
-        yield handle
-    finally:
-        handle.close()
-
-
-def watcher_running(fleet: str, runtime: Path | None = None) -> bool:
-    """Whether some process holds the fleet's watcher lock."""
-    lock = fleet_dir(fleet, runtime) / "watcher.lock"
-    if not lock.exists():
-        return False
-    with lock.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
 
 
 class Watcher:

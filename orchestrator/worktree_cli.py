@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import fleet, layout, session_worktrees, worktree
+from orchestrator import fleet, session_worktrees, worktree
 from orchestrator.errors import OrchestratorError
 from orchestrator.tmux import Tmux
 from orchestrator.worktree import CleanItem, WorktreeSettings
@@ -95,6 +95,8 @@ def _target(args: argparse.Namespace) -> tuple[Path, WorktreeSettings | None]:
     folder = Path.cwd()
     settings = None
     if args.layout:
+        from orchestrator import layout  # pydantic: loaded only when a layout is read
+
         plan = layout.load_fleet(args.layout, check_commands=False)
         settings = plan.worktrees
         first = next((session for session in plan.sessions if session.worktree), None)

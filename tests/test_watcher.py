@@ -14,7 +14,7 @@ import pytest
 from orchestrator import fleet, layout, status
 from orchestrator.store import Store
 from orchestrator.tmux import Tmux
-from orchestrator.watcher import fleet_dir, watcher_running
+from orchestrator.runtime import fleet_dir, watcher_running
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
