@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from pathlib import Path
 from types import TracebackType
 
 
@@ -63,8 +64,13 @@ class PrivateTmux:
         return self.run("display-message", "-p", "-t", pane, fmt).strip()
 
     def kill_server(self) -> None:
-        """Stop this socket's server (no error when it is already gone)."""
+        """Stop this socket's server (no error when it is already gone) and remove its socket.
+
+        tmux 3.3a leaves the socket file behind after ``kill-server``.
+        """
         self.run("kill-server", check=False)
+        tmpdir = Path(self._env.get("TMUX_TMPDIR") or "/tmp")
+        (tmpdir / f"tmux-{os.getuid()}" / self.socket_name).unlink(missing_ok=True)
 
     def __enter__(self) -> PrivateTmux:
         return self
