@@ -43,8 +43,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from orchestrator import fleet as fleet_mod  # noqa: E402
 from orchestrator.layout import load_layout, resolve  # noqa: E402
-from orchestrator.tmux import Tmux  # noqa: E402
 from orchestrator.runtime import fleet_dir, watcher_running  # noqa: E402
+from orchestrator.tmux import Tmux  # noqa: E402
 
 Json = dict[str, Any]
 

@@ -228,7 +228,7 @@ class TmuxBackend:
         published = self._published()
         now = time.time()
         if not published and now - self._last_process >= PROCESS_EVERY:
-            self.processes.refresh()
+            self.processes.refresh(pane.pane_pid for pane in panes if pane.pane_pid)
             self._last_process = now
         rows = []
         with self._lock:

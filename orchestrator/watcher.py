@@ -51,6 +51,8 @@ from orchestrator.tmux import Tmux, tag
 
 log = logging.getLogger(__name__)
 
+WORKING_RECAPTURE = 0.3
+"""Seconds between two reads of a pane that is already working on screen (its spinner moves)."""
 MIN_ROUND = 0.05
 """Seconds between two rounds at the most busy; output faster than this is coalesced."""
 PROCESS_EVERY = 3.0
@@ -58,6 +60,8 @@ PROCESS_EVERY = 3.0
 BACKSTOP = 10.0
 """Seconds between pane listings when nothing at all happens (a missed push is caught by then)."""
 CAPTURE_MARK = "@@orc-capture@@ "
+ADOPT_SETTLE = 0.3
+"""Seconds between the two screen reads that settle a re-adopted pane's state."""
 
 
 @dataclass
@@ -108,8 +112,15 @@ class _Watched:
     config: Path | None = None
     pid: int | None = None
     dirty: bool = True
+    fresh: bool = True
+    """Just adopted: read its hook file whether or not it changed."""
     restored: str = ""
     """The state a previous watcher published for this pane (empty for a new pane)."""
+    settle_at: float = 0.0
+    """Re-adopted pane: when its screen is read a second time; it is not judged before then
+    (a first read cannot tell a still screen from a moving one). 0 once settled."""
+    backdate: float = 0.0
+    """Re-adopted pane: when its screen is assumed to have last changed, unless it moves."""
     cpu: float = 0.0
     rss: int = 0
 
@@ -141,6 +152,8 @@ class Watcher:
         self._last_process = 0.0
         self._need_list = True
         self._threads: list[threading.Thread] = []
+        self._by_pane: dict[str, _Watched] = {}
+        self._hooks_changed: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -193,9 +206,11 @@ class Watcher:
 
     def _note(self, kind: str, value: str) -> None:
         if kind == "output":
-            for watched in self.sessions.values():
-                if watched.pane.pane_id == value:
-                    watched.dirty = True
+            watched = self._by_pane.get(value)
+            if watched is not None:
+                watched.dirty = True
+        elif kind == "hooks":
+            self._hooks_changed.add(value)
         elif kind in {"layout", "died"} or kind == "exit":
             self._need_list = True
         elif kind == "stop":
@@ -210,22 +225,17 @@ class Watcher:
         need_list = self._need_list or now - self._last_list >= BACKSTOP
         if need_list and not self._list_panes(now):
             return False
-        if now - self._last_process >= PROCESS_EVERY:
+        process = now - self._last_process >= PROCESS_EVERY
+        if process:
             self._process_pass(now)
-        self._read_hooks()
-        due = [
-            w
-            for w in self.sessions.values()
-            if not w.pane.dead
-            and (
-                w.dirty
-                or w.tracker.wants_capture(now)
-                or (w.tracker.next_check(now) or now + 1) <= now
-                or not w.tracker.screen_seen
-            )
-        ]
+        heard = self._read_hooks()
+        due = [w for w in self.sessions.values() if self._capture_due(w, now)]
         if due:
             self._capture(due, time.time())
+        timed = any((w.tracker.next_check(now) or now + 1) <= now for w in self.sessions.values())
+        if not (need_list or process or heard or due or timed):
+            # Output from panes that are throttled and nothing else: no input, no decision.
+            return True
         changes = self._decide(time.time())
         if log.isEnabledFor(logging.DEBUG):
             for name, w in self.sessions.items():
@@ -245,11 +255,36 @@ class Watcher:
             self._publish(changes)
         return True
 
-    def _read_hooks(self) -> None:
+    def _capture_due(self, watched: _Watched, now: float) -> bool:
+        """Whether to read a pane's screen this round."""
+        tracker = watched.tracker
+        if watched.pane.dead:
+            return False
+        if watched.settle_at and now >= watched.settle_at:
+            return True
+        if not tracker.screen_seen or tracker.wants_capture(now):
+            return True
+        if (tracker.next_check(now) or now + 1) <= now:
+            return True
+        if not watched.dirty:
+            return False
+        # A pane that shows a working marker redraws its spinner several times a second: read
+        # it again at most every WORKING_RECAPTURE seconds (hooks still trigger a read at once).
+        working = tracker.match is not None and tracker.match.state == State.WORKING
+        return not working or now - tracker.screen_seen >= WORKING_RECAPTURE
+
+    def _read_hooks(self) -> bool:
+        """Read the hook files that changed; whether any event arrived."""
+        heard = False
+        changed, self._hooks_changed = self._hooks_changed, set()
         for name, watched in self.sessions.items():
             if watched.reader is None:
                 continue
+            if str(watched.reader.path) not in changed and not watched.fresh:
+                continue
+            watched.fresh = False
             events = watched.reader.read()
+            heard = heard or bool(events)
             watched.tracker.see_hooks(events)
             for event in events:
                 if event.name == "SessionStart" and event.session_id:
@@ -258,12 +293,16 @@ class Watcher:
                             listener(name, event)
                         except Exception:
                             log.exception("session listener failed")
+        return heard
 
     def _decide(self, now: float) -> list[tuple[Transition | None, SessionState]]:
         """Decide every session; return what to publish (a transition, or None for a new reason)."""
         changes: list[tuple[Transition | None, SessionState]] = []
         for name, watched in self.sessions.items():
-            self._read_registry(watched)
+            if watched.settle_at:
+                if watched.tracker.screen_seen < watched.settle_at:
+                    continue
+                watched.settle_at = 0.0
             verdict, _ = watched.tracker.decide(now)
             state = self._publishable(name, watched, verdict)
             previous = self.states.get(name)
@@ -340,6 +379,10 @@ class Watcher:
         now = time.time()
         times = [t for w in self.sessions.values() if (t := w.tracker.next_check(now))]
         times.append(self._last_process + PROCESS_EVERY)
+        times += [
+            w.tracker.screen_seen + WORKING_RECAPTURE for w in self.sessions.values() if w.dirty
+        ]
+        times += [w.settle_at for w in self.sessions.values() if w.settle_at]
         if self._need_list:
             times.append(now + 0.1)
         return min(times) if times else None
@@ -384,6 +427,7 @@ class Watcher:
             if name not in seen:
                 del self.sessions[name]
                 self.states.pop(name, None)
+        self._by_pane = {w.pane.pane_id: w for w in self.sessions.values()}
         return True
 
     def _adopt(self, pane: PaneInfo, now: float) -> _Watched:
@@ -409,11 +453,18 @@ class Watcher:
                 tracker.verdict = Verdict(State(pane.state), pane.reason, _source(pane.source))
                 tracker.since = pane.since
         self._last_process = 0.0  # find the new pane's processes in this round
-        return _Watched(pane=pane, tracker=tracker, reader=reader, restored=restored)
+        watched = _Watched(pane=pane, tracker=tracker, reader=reader, restored=restored)
+        if restored and not pane.dead and (pane.since or 0.0) >= (pane.started or 0.0):
+            # The published state belongs to this run of the agent (not to one before a
+            # respawn, which starts afresh like a new pane).
+            watched.settle_at = now + ADOPT_SETTLE
+            watched.backdate = pane.since or now
+        return watched
 
     def _process_pass(self, now: float) -> None:
         self._last_process = now
-        self.processes.refresh()
+        roots = [w.pane.pane_pid for w in self.sessions.values() if w.pane.pane_pid]
+        self.processes.refresh(roots)
         for watched in self.sessions.values():
             pane = watched.pane
             if pane.pane_pid is None or pane.dead:
@@ -437,6 +488,7 @@ class Watcher:
                 agent_alive=alive,
                 current_command=pane.current_command,
             )
+            self._read_registry(watched)
 
     def _read_registry(self, watched: _Watched) -> None:
         if watched.config is not None and watched.pid is not None:
@@ -462,6 +514,12 @@ class Watcher:
             screen = screens.get(watched.pane.pane_id)
             if screen is not None:
                 watched.tracker.see_screen("\n".join(screen), now)
+                if watched.backdate:
+                    # First read of a re-adopted pane: what it shows has been there since the
+                    # previous watcher published, unless the second read finds it moving. So a
+                    # restart neither invents output (idle -> working) nor misses an end of it.
+                    watched.tracker.screen_changed = watched.backdate
+                    watched.backdate = 0.0
 
     # -- outputs ---------------------------------------------------------------------------
 
@@ -584,15 +642,14 @@ class Watcher:
             for changes in watchfiles.watch(
                 self.folder,
                 debounce=50,
-                step=5,
+                step=30,  # the Rust side wakes (and takes the GIL) once a step: keep it rare
                 stop_event=self.stop_event,
                 rust_timeout=1000,
                 yield_on_timeout=False,
                 watch_filter=_is_input,
             ):
-                kinds = {"died" if path == died else "files" for _, path in changes}
-                for kind in kinds:
-                    self.events.put((kind, ""))
+                for path in {path for _, path in changes}:
+                    self.events.put(("died", "") if path == died else ("hooks", path))
         except Exception:  # the folder vanished: the fleet is going away
             log.exception("file watcher stopped")
             self.events.put(("layout", ""))

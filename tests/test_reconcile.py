@@ -138,3 +138,25 @@ def test_shell_profile_uses_output_activity() -> None:
     t.see_screen("$ make\nbuilding...", 1.0)
     assert t.decide(1.2)[0].state == State.WORKING
     assert t.decide(1.0 + STILL + 0.1)[0].state == State.IDLE
+
+
+def test_process_tree_of_the_test_itself() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from orchestrator.detect.process import ProcessTable
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        table = ProcessTable()
+        table.refresh([os.getpid()])
+        tree = table.tree(os.getpid(), ("python", "python3", Path(sys.executable).name))
+        assert child.pid in tree.pids
+        assert tree.rss > 0
+        assert tree.agent is not None
+    finally:
+        child.kill()
+        child.wait()
+    table.refresh([os.getpid()])
+    assert child.pid not in table.tree(os.getpid()).pids

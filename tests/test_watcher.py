@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from orchestrator import fleet, layout, status
+from orchestrator.runtime import fleet_dir, watcher_running
 from orchestrator.store import Store
 from orchestrator.tmux import Tmux
-from orchestrator.runtime import fleet_dir, watcher_running
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
