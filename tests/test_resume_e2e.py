@@ -1,0 +1,112 @@
+"""Resume end to end: the real Claude Code CLI gets its layout prompt, exits, and ``restart``
+brings its conversation back (the scripted API sees the earlier messages)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from io import StringIO
+from pathlib import Path
+
+import libtmux
+import psutil
+import pytest
+
+from orchestrator import fleet, layout, status
+from orchestrator.cli import main
+from orchestrator.store import Store
+from orchestrator.tmux import Tmux
+from tests.harness.claude_env import ClaudeHome
+from tests.harness.mock_api import MockAnthropicAPI, TextReply
+from tests.harness.screen import idle_screen
+
+pytestmark = pytest.mark.claude
+
+FIRST = "Remember the word PINEAPPLE."
+SECOND = "Which word did I ask you to remember?"
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met in time: {what}")
+        time.sleep(0.05)
+
+
+def test_restart_resumes_an_exited_claude_conversation(
+    server: libtmux.Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    claude_bin: Path,
+    claude_home: ClaudeHome,
+    claude_project: Path,
+    mock_api: MockAnthropicAPI,
+) -> None:
+    db = tmp_path / "history.sqlite3"
+    monkeypatch.setenv("ORCHESTRATOR_DB", str(db))
+    tmux = Tmux.from_server(server)
+    socket = str(server.socket_name)
+    env = {k: v for k, v in claude_home.env.items() if k != "TERM"}
+    inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())
+    path = tmp_path / "claudes.toml"
+    path.write_text(
+        f'name = "claudes"\n[defaults]\nagent = "claude"\nenv = {{ {inline} }}\n'
+        f'[[sessions]]\nname = "dev-1"\ncwd = "{claude_project}"\n'
+        f"command = [{json.dumps(str(claude_bin))}]\nprompt = {json.dumps(FIRST)}\n"
+    )
+    mock_api.enqueue(TextReply("I will remember it."))
+    fleet.up(layout.load_fleet(str(path)), tmux, size=(200, 50))
+    pane_id = fleet.list_sessions(tmux, "claudes")[0].pane_id
+
+    def screen() -> str:
+        return "\n".join(tmux.run(["capture-pane", "-p", "-t", pane_id]))
+
+    def state() -> str:
+        rows = status.status_rows(tmux, "claudes")
+        return str(rows[0]["state"]) if rows else ""
+
+    def prompt(text: str) -> None:
+        tmux.run(["send-keys", "-t", pane_id, "-l", "--", text])
+        time.sleep(0.2)  # Claude reads a fast paste and Enter as one paste otherwise
+        tmux.run(["send-keys", "-t", pane_id, "Enter"])
+
+    # The watcher types the layout's prompt once Claude is first idle, and records it.
+    first = mock_api.wait_for_main_turns(1)[0]
+    assert FIRST in first.user_texts()
+    wait_for(lambda: state() == "idle" and idle_screen(screen()), what="idle after the reply")
+    with Store(db) as store:
+        assert [(p.text, p.source) for p in store.prompts("dev-1")] == [(FIRST, "layout")]
+        conversation = store.latest_claude_session("claudes", "dev-1")
+    assert conversation is not None
+    prompt("/exit")
+    wait_for(lambda: state() == "exited", what="exited")
+
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["-L", socket, "restart", "dev-1"]) == 0
+    assert f"continuing conversation {conversation.claude_session_id}" in out.getvalue()
+    pane = fleet.list_sessions(tmux, "claudes")[0]
+    assert pane.pane_id == pane_id
+    assert pane.resumed == conversation.claude_session_id
+    assert pane.pane_pid is not None
+    cmdline = psutil.Process(pane.pane_pid).cmdline()
+    assert cmdline[-2:] == ["--resume", conversation.claude_session_id]
+    wait_for(lambda: state() == "idle" and idle_screen(screen()), what="idle after restart")
+
+    mock_api.enqueue(TextReply("PINEAPPLE."))
+    prompt(SECOND)
+    turns = mock_api.wait_for_main_turns(2)
+    texts = turns[-1].user_texts()
+    # The continued conversation carries the earlier exchange, and the layout prompt was not
+    # typed a second time into the resumed session.
+    assert FIRST in texts
+    assert SECOND in texts
+    assert texts.count(FIRST) == 1
+    with Store(db) as store:
+        assert [p.source for p in store.prompts("dev-1")] == ["layout"]
+        states = [t.to_state for t in store.transitions("dev-1", fleet="claudes")]
+    assert "exited" in states
+    assert states.index("exited") < len(states) - 1
