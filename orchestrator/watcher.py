@@ -51,7 +51,7 @@ from orchestrator.tmux import Tmux, tag
 
 log = logging.getLogger(__name__)
 
-WORKING_RECAPTURE = 0.3
+WORKING_RECAPTURE = 0.5
 """Seconds between two reads of a pane that is already working on screen (its spinner moves)."""
 MIN_ROUND = 0.05
 """Seconds between two rounds at the most busy; output faster than this is coalesced."""
@@ -112,6 +112,8 @@ class _Watched:
     config: Path | None = None
     pid: int | None = None
     dirty: bool = True
+    paused: bool = False
+    """tmux streams this pane's output to our control client no more until its next read."""
     fresh: bool = True
     """Just adopted: read its hook file whether or not it changed."""
     restored: str = ""
@@ -153,6 +155,10 @@ class Watcher:
         self._need_list = True
         self._threads: list[threading.Thread] = []
         self._by_pane: dict[str, _Watched] = {}
+        self._control_ready = threading.Event()
+        self._acks = threading.Condition()
+        self._sent = 0
+        self._acked = 0
         self._hooks_changed: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -209,6 +215,10 @@ class Watcher:
             watched = self._by_pane.get(value)
             if watched is not None:
                 watched.dirty = True
+                if self._throttled(watched) and not watched.paused:
+                    # Its next read is a while off: stop tmux streaming its output to us until
+                    # then (one %output is all we needed to know).
+                    watched.paused = self._control_command(f"refresh-client -A '{value}:off'")
         elif kind == "hooks":
             self._hooks_changed.add(value)
         elif kind in {"layout", "died"} or kind == "exit":
@@ -232,11 +242,14 @@ class Watcher:
         due = [w for w in self.sessions.values() if self._capture_due(w, now)]
         if due:
             self._capture(due, time.time())
-        timed = any((w.tracker.next_check(now) or now + 1) <= now for w in self.sessions.values())
-        if not (need_list or process or heard or due or timed):
+        timed = {
+            n for n, w in self.sessions.items() if (w.tracker.next_check(now) or now + 1) <= now
+        }
+        touched = None if need_list or process else heard | timed | {w.pane.name for w in due}
+        if touched is not None and not touched:
             # Output from panes that are throttled and nothing else: no input, no decision.
             return True
-        changes = self._decide(time.time())
+        changes = self._decide(time.time(), touched)
         if log.isEnabledFor(logging.DEBUG):
             for name, w in self.sessions.items():
                 verdict = w.tracker.verdict
@@ -270,12 +283,41 @@ class Watcher:
             return False
         # A pane that shows a working marker redraws its spinner several times a second: read
         # it again at most every WORKING_RECAPTURE seconds (hooks still trigger a read at once).
-        working = tracker.match is not None and tracker.match.state == State.WORKING
-        return not working or now - tracker.screen_seen >= WORKING_RECAPTURE
+        return not self._throttled(watched) or now - tracker.screen_seen >= WORKING_RECAPTURE
 
-    def _read_hooks(self) -> bool:
-        """Read the hook files that changed; whether any event arrived."""
-        heard = False
+    @staticmethod
+    def _throttled(watched: _Watched) -> bool:
+        match = watched.tracker.match
+        return match is not None and match.state == State.WORKING
+
+    def _control_command(self, command: str) -> bool:
+        """Send a command through the control client; whether it was sent."""
+        control = self.control
+        if control is None or control.stdin is None or not self._control_ready.is_set():
+            return False
+        try:
+            with self._acks:
+                control.stdin.write(command + "\n")
+                control.stdin.flush()
+                self._sent += 1
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _resume_output(self, due: list[_Watched]) -> None:
+        """Let paused panes stream again, and wait until tmux has done so before reading them:
+        output after the read must reach us, or a last change would go unseen."""
+        paused = [w for w in due if w.paused]
+        for watched in paused:
+            watched.paused = False
+            self._control_command(f"refresh-client -A '{watched.pane.pane_id}:on'")
+        if paused:
+            with self._acks:
+                self._acks.wait_for(lambda: self._acked >= self._sent, timeout=0.5)
+
+    def _read_hooks(self) -> set[str]:
+        """Read the hook files that changed; the sessions that had events."""
+        heard: set[str] = set()
         changed, self._hooks_changed = self._hooks_changed, set()
         for name, watched in self.sessions.items():
             if watched.reader is None:
@@ -284,7 +326,8 @@ class Watcher:
                 continue
             watched.fresh = False
             events = watched.reader.read()
-            heard = heard or bool(events)
+            if events:
+                heard.add(name)
             watched.tracker.see_hooks(events)
             for event in events:
                 if event.name == "SessionStart" and event.session_id:
@@ -295,10 +338,15 @@ class Watcher:
                             log.exception("session listener failed")
         return heard
 
-    def _decide(self, now: float) -> list[tuple[Transition | None, SessionState]]:
-        """Decide every session; return what to publish (a transition, or None for a new reason)."""
+    def _decide(
+        self, now: float, only: set[str] | None = None
+    ) -> list[tuple[Transition | None, SessionState]]:
+        """Decide the sessions named in ``only`` (all when None); return what to publish (a
+        transition, or None for a new reason)."""
         changes: list[tuple[Transition | None, SessionState]] = []
         for name, watched in self.sessions.items():
+            if only is not None and name not in only:
+                continue
             if watched.settle_at:
                 if watched.tracker.screen_seen < watched.settle_at:
                     continue
@@ -495,6 +543,7 @@ class Watcher:
             watched.tracker.registry = read_entry(watched.config, watched.pid)
 
     def _capture(self, due: list[_Watched], now: float) -> None:
+        self._resume_output(due)
         commands: list[list[str]] = []
         for watched in due:
             pane_id = watched.pane.pane_id
@@ -609,6 +658,14 @@ class Watcher:
         for line in self.control.stdout:
             if line.startswith("%output "):
                 self.events.put(("output", line.split(" ", 2)[1]))
+            elif line.startswith(("%end ", "%error ")):
+                # Replies come in order: the first answers the attach, the rest our commands.
+                if self._control_ready.is_set():
+                    with self._acks:
+                        self._acked += 1
+                        self._acks.notify_all()
+                else:
+                    self._control_ready.set()
             elif line.startswith(
                 ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
             ):
