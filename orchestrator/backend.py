@@ -16,7 +16,6 @@ or exited after the user last looked at it is "finished, not yet looked at".
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import subprocess
 import threading
@@ -30,13 +29,13 @@ import watchfiles
 
 from orchestrator import fleet as fleet_mod
 from orchestrator import jump as jump_mod
-from orchestrator import layout, paths, session_worktrees
+from orchestrator import paths, session_worktrees
 from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
-from orchestrator.errors import NotFoundError, OrchestratorError
+from orchestrator.errors import NotFoundError
 from orchestrator.profiles import PROFILES
 from orchestrator.runtime import fleet_dir
-from orchestrator.tmux import FIELD_SEP, Tmux, TmuxCommand, tag
+from orchestrator.tmux import FIELD_SEP, Tmux, TmuxCommand
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -152,9 +151,17 @@ def git_branch(cwd: str) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-def prompt_commands(pane_id: str, text: str) -> list[TmuxCommand]:
-    """Type ``text`` literally, then press Enter (two commands, so Enter is a key, not text)."""
-    return [["send-keys", "-t", pane_id, "-l", "--", text], ["send-keys", "-t", pane_id, "Enter"]]
+ENTER_DELAY = 0.2
+"""Seconds between typing a prompt and pressing Enter."""
+
+
+def prompt_commands(
+    pane_ids: Sequence[str], text: str
+) -> tuple[list[TmuxCommand], list[TmuxCommand]]:
+    """The commands that type ``text`` literally into each pane, and those that press Enter."""
+    typed: list[TmuxCommand] = [["send-keys", "-t", p, "-l", "--", text] for p in pane_ids]
+    enter: list[TmuxCommand] = [["send-keys", "-t", p, "Enter"] for p in pane_ids]
+    return typed, enter
 
 
 class TmuxBackend:
@@ -319,12 +326,18 @@ class TmuxBackend:
         return [by_name[name] for name in names if name in by_name]
 
     def send_prompt(self, names: Sequence[str], text: str) -> None:
-        """Type the prompt into every named session, then Enter, in one tmux call."""
-        commands: list[TmuxCommand] = []
-        for pane_id in self._panes(names):
-            commands += prompt_commands(pane_id, text)
-        if commands:
-            self.tmux.run(*commands)
+        """Record the prompt in the history, type it into every named session, then press Enter
+        (a moment later: Claude Code takes a fast paste and its Enter as one paste)."""
+        from orchestrator import history
+
+        panes = self._panes(names)
+        for name in names:
+            history.record_prompt(self.fleet, name, text, source="dashboard")
+        typed, enter = prompt_commands(panes, text)
+        if typed:
+            self.tmux.run(*typed)
+            time.sleep(ENTER_DELAY)
+            self.tmux.run(*enter)
 
     def interrupt(self, names: Sequence[str]) -> None:
         """Press Esc in every named session."""
@@ -335,16 +348,11 @@ class TmuxBackend:
             self.tmux.run(*commands)
 
     def restart(self, name: str) -> None:
-        """Respawn an exited session from the fleet's layout file (``@orc_layout``)."""
-        rows = self.tmux.query(["display-message", "-p", "-t", f"={self.fleet}:"], (tag("layout"),))
-        source = rows[0].get(tag("layout")) if rows else ""
-        if not source:
-            raise OrchestratorError(f"fleet {self.fleet!r} does not say which layout started it")
-        plan = layout.load_fleet(source)
-        sessions = tuple(s for s in plan.sessions if s.name == name)
-        if not sessions:
-            raise NotFoundError(f"session {name!r} is not in the layout {source}")
-        fleet_mod.up(dataclasses.replace(plan, sessions=sessions), self.tmux, services=())
+        """Start an exited session again from the fleet's layout, continuing a Claude session's
+        last conversation (``--resume``)."""
+        from orchestrator import history
+
+        fleet_mod.restart_session(self.tmux, self.fleet, name, history.resume_id(self.fleet, name))
 
     def end(self, name: str) -> None:
         """Kill the session's pane."""

@@ -230,15 +230,11 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from orchestrator.store import Store
+    from orchestrator import history
 
     tmux = _tmux(args)
     name = fleet.resolve_fleet_name(tmux, args.fleet)
-    resume_id = None
-    if not args.no_resume:
-        with Store() as store:
-            latest = store.latest_claude_session(name, args.name)
-        resume_id = latest.claude_session_id if latest else None
+    resume_id = None if args.no_resume else history.resume_id(name, args.name)
     report = fleet.restart_session(tmux, name, args.name, resume_id, force=args.force)
     how = f"continuing conversation {report.resumed}" if report.resumed else "a fresh start"
     print(f"restarted {report.fleet}/{report.name} in pane {report.pane_id} ({how})")

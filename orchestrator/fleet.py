@@ -10,6 +10,7 @@ runs untagged; if it fails, the half-made tmux session is killed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator import paths, session_worktrees
@@ -510,6 +512,11 @@ def restart_session(
     plans = [plan for plan in plan_fleet.sessions if plan.name == name]
     if not plans:
         raise NotFoundError(f"session {name!r} is not in the layout {plan_fleet.source}")
+    pane = next((p for p in list_sessions(tmux, fleet_name) if p.name == name), None)
+    if pane is not None and pane.cwd and not plans[0].worktree:
+        # The folder it ran in: a shared layout's relative root was resolved against the folder
+        # `up` ran in, which this process may not be in.
+        plans[0] = dataclasses.replace(plans[0], cwd=Path(pane.cwd))
     one = Fleet(
         name=plan_fleet.name,
         description=plan_fleet.description,
@@ -518,7 +525,6 @@ def restart_session(
         sessions=(plans[0],),
         worktrees=plan_fleet.worktrees,
     )
-    pane = next((p for p in list_sessions(tmux, fleet_name) if p.name == name), None)
     if pane is not None and not pane.dead and not force:
         raise OrchestratorError(
             f"session {name!r} is still running (pane {pane.pane_id})",

@@ -10,10 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.errors import NotFoundError
-from orchestrator.layout import Fleet
 from orchestrator.store import ClaudeSession, Prompt, Store, Transition
+
+if TYPE_CHECKING:
+    from orchestrator.layout import Fleet
 
 
 def recovery_message(store: Store) -> str | None:
@@ -113,6 +116,18 @@ def table(history: History) -> str:
     for c in history.claude_sessions:
         lines.append(f"claude conversation of {c.fleet}/{c.session}: {c.claude_session_id}")
     return "\n".join(lines)
+
+
+def resume_id(fleet: str, session: str, db: Path | str | None = None) -> str | None:
+    """The Claude conversation a session last had, to continue with ``--resume`` (None when
+    there is none, or its transcript is known to be gone)."""
+    with Store(db) as store:
+        latest = store.latest_claude_session(fleet, session)
+    if latest is None:
+        return None
+    if latest.transcript_path is not None and not latest.transcript_path.exists():
+        return None
+    return latest.claude_session_id
 
 
 def resumable(store: Store, fleet: Fleet) -> dict[str, ClaudeSession]:
