@@ -112,6 +112,8 @@ class _Watched:
     config: Path | None = None
     pid: int | None = None
     dirty: bool = True
+    deadline: float = 0.0
+    """When its verdict may change with no new input (0: no such time)."""
     paused: bool = False
     """tmux streams this pane's output to our control client no more until its next read."""
     fresh: bool = True
@@ -242,9 +244,7 @@ class Watcher:
         due = [w for w in self.sessions.values() if self._capture_due(w, now)]
         if due:
             self._capture(due, time.time())
-        timed = {
-            n for n, w in self.sessions.items() if (w.tracker.next_check(now) or now + 1) <= now
-        }
+        timed = {n for n, w in self.sessions.items() if w.deadline and w.deadline <= now}
         touched = None if need_list or process else heard | timed | {w.pane.name for w in due}
         if touched is not None and not touched:
             # Output from panes that are throttled and nothing else: no input, no decision.
@@ -277,7 +277,7 @@ class Watcher:
             return True
         if not tracker.screen_seen or tracker.wants_capture(now):
             return True
-        if (tracker.next_check(now) or now + 1) <= now:
+        if watched.deadline and watched.deadline <= now:
             return True
         if not watched.dirty:
             return False
@@ -425,7 +425,10 @@ class Watcher:
 
     def _next_deadline(self) -> float | None:
         now = time.time()
-        times = [t for w in self.sessions.values() if (t := w.tracker.next_check(now))]
+        for watched in self.sessions.values():
+            # Kept on the session: once it has passed, next_check() no longer reports it.
+            watched.deadline = watched.tracker.next_check(now) or 0.0
+        times = [w.deadline for w in self.sessions.values() if w.deadline]
         times.append(self._last_process + PROCESS_EVERY)
         times += [
             w.tracker.screen_seen + WORKING_RECAPTURE for w in self.sessions.values() if w.dirty

@@ -89,3 +89,31 @@ def test_watcher_and_its_control_client_end_with_the_fleet(
     fleet.down(tmux, "short")
     wait_for(lambda: not watcher_running("short"))
     wait_for(lambda: not control_clients())
+
+
+def test_idle_is_reported_when_the_screen_settles(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing but the passing of time turns output into idle: the watcher must wake for it.
+    monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
+    path = tmp_path / "ticks.toml"
+    script = "for i in 1 2 3; do echo tick $i; sleep 4.5; done; exec sleep 3600"
+    path.write_text(
+        'name = "ticks"\n[[sessions]]\nname = "t"\nagent = "shell"\n'
+        f"command = {json.dumps(['sh', '-c', script])}\n"
+    )
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux)
+    log = fleet_dir("ticks") / "transitions.jsonl"
+
+    def idles() -> list[dict[str, float]]:
+        if not log.exists():
+            return []
+        rows = [json.loads(line) for line in log.read_text().splitlines()]
+        return [row for row in rows if row["new"] == "idle"]
+
+    wait_for(lambda: len(idles()) >= 3, timeout=25)
+    # The state began when the output stopped; it is reported once the screen has been still
+    # for 1.5 s, give or take a round, not at the next process pass or backstop.
+    delays = [row["reported"] - row["at"] for row in idles()[:3]]
+    assert all(1.4 <= delay < 2.2 for delay in delays), delays
