@@ -114,8 +114,6 @@ class _Watched:
     dirty: bool = True
     deadline: float = 0.0
     """When its verdict may change with no new input (0: no such time)."""
-    paused: bool = False
-    """tmux streams this pane's output to our control client no more until its next read."""
     fresh: bool = True
     """Just adopted: read its hook file whether or not it changed."""
     restored: str = ""
@@ -157,10 +155,6 @@ class Watcher:
         self._need_list = True
         self._threads: list[threading.Thread] = []
         self._by_pane: dict[str, _Watched] = {}
-        self._control_ready = threading.Event()
-        self._acks = threading.Condition()
-        self._sent = 0
-        self._acked = 0
         self._hooks_changed: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -216,11 +210,9 @@ class Watcher:
         if kind == "output":
             watched = self._by_pane.get(value)
             if watched is not None:
+                # Output is not paused with `refresh-client -A`: tmux 3.3a segfaulted under that
+                # (seen in CI), and a crashed server takes every agent with it.
                 watched.dirty = True
-                if self._throttled(watched) and not watched.paused:
-                    # Its next read is a while off: stop tmux streaming its output to us until
-                    # then (one %output is all we needed to know).
-                    watched.paused = self._control_command(f"refresh-client -A '{value}:off'")
         elif kind == "hooks":
             self._hooks_changed.add(value)
         elif kind in {"layout", "died"} or kind == "exit":
@@ -289,31 +281,6 @@ class Watcher:
     def _throttled(watched: _Watched) -> bool:
         match = watched.tracker.match
         return match is not None and match.state == State.WORKING
-
-    def _control_command(self, command: str) -> bool:
-        """Send a command through the control client; whether it was sent."""
-        control = self.control
-        if control is None or control.stdin is None or not self._control_ready.is_set():
-            return False
-        try:
-            with self._acks:
-                control.stdin.write(command + "\n")
-                control.stdin.flush()
-                self._sent += 1
-        except (OSError, ValueError):
-            return False
-        return True
-
-    def _resume_output(self, due: list[_Watched]) -> None:
-        """Let paused panes stream again, and wait until tmux has done so before reading them:
-        output after the read must reach us, or a last change would go unseen."""
-        paused = [w for w in due if w.paused]
-        for watched in paused:
-            watched.paused = False
-            self._control_command(f"refresh-client -A '{watched.pane.pane_id}:on'")
-        if paused:
-            with self._acks:
-                self._acks.wait_for(lambda: self._acked >= self._sent, timeout=0.5)
 
     def _read_hooks(self) -> set[str]:
         """Read the hook files that changed; the sessions that had events."""
@@ -546,7 +513,6 @@ class Watcher:
             watched.tracker.registry = read_entry(watched.config, watched.pid)
 
     def _capture(self, due: list[_Watched], now: float) -> None:
-        self._resume_output(due)
         commands: list[list[str]] = []
         for watched in due:
             pane_id = watched.pane.pane_id
@@ -661,14 +627,6 @@ class Watcher:
         for line in self.control.stdout:
             if line.startswith("%output "):
                 self.events.put(("output", line.split(" ", 2)[1]))
-            elif line.startswith(("%end ", "%error ")):
-                # Replies come in order: the first answers the attach, the rest our commands.
-                if self._control_ready.is_set():
-                    with self._acks:
-                        self._acked += 1
-                        self._acks.notify_all()
-                else:
-                    self._control_ready.set()
             elif line.startswith(
                 ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
             ):
