@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -32,6 +32,7 @@ from orchestrator.cli import main
 from orchestrator.store import Store
 from orchestrator.tmux import Tmux
 from orchestrator.watcher import fleet_dir, watcher_running
+from tests.waiting import wait_for
 
 NAME = "crash"
 SESSIONS = ("a", "b", "c")
@@ -40,14 +41,6 @@ PULSES = 7
 return to idle."""
 TICKS = 16
 """Lines each pulse prints, 0.1 s apart: the work outlasts a watcher's restart."""
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in time: {what}")
-        time.sleep(0.02)
 
 
 def crash_layout(tmp_path: Path) -> Path:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libtmux
 
 from orchestrator import fleet, jump, layout
 from orchestrator.tmux import Tmux
+from tests.waiting import wait_for
 
 LAYOUT = """
 name = "dash"
@@ -25,14 +25,6 @@ command = ["sh", "-c", "echo ready; exec sleep 600"]
 name = "git-3"
 command = ["sh", "-c", "echo ready; exec sleep 600"]
 """
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def set_state(tmux: Tmux, pane_id: str, state: str, since: float) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libtmux
@@ -16,14 +14,7 @@ from orchestrator import fleet, layout
 from orchestrator.cli import main
 from orchestrator.errors import OrchestratorError
 from orchestrator.tmux import Tmux
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+from tests.waiting import wait_for
 
 
 def status_json(

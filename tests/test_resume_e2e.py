@@ -21,19 +21,12 @@ from orchestrator.tmux import Tmux
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import MockAnthropicAPI, TextReply
 from tests.harness.screen import idle_screen
+from tests.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.claude
 
 FIRST = "Remember the word PINEAPPLE."
 SECOND = "Which word did I ask you to remember?"
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in time: {what}")
-        time.sleep(0.05)
 
 
 def test_restart_resumes_an_exited_claude_conversation(
@@ -110,3 +103,8 @@ def test_restart_resumes_an_exited_claude_conversation(
         states = [t.to_state for t in store.transitions("dev-1", fleet="claudes")]
     assert "exited" in states
     assert states.index("exited") < len(states) - 1
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """This module's default wait."""
+    _wait_for(predicate, timeout, what)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libtmux
@@ -15,14 +13,7 @@ from orchestrator import fleet, layout, status
 from orchestrator.runtime import fleet_dir, watcher_running
 from orchestrator.store import Store
 from orchestrator.tmux import Tmux
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
+from tests.waiting import wait_for
 
 
 def shell_fleet(tmp_path: Path, count: int, name: str = "many") -> Path:

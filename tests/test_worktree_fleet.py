@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libtmux
@@ -19,16 +17,9 @@ from orchestrator import fleet, layout, session_worktrees
 from orchestrator.cli import main
 from orchestrator.errors import LayoutError
 from orchestrator.tmux import Tmux
+from tests.waiting import wait_for
 
 WRITES = 'echo "work of $ORCHESTRATOR_SESSION" > "$ORCHESTRATOR_SESSION.txt"; exec sleep 3600'
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def git(cwd: Path, *args: str) -> str:
