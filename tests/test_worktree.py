@@ -29,29 +29,18 @@ from orchestrator.worktree import (
     remove_worktree,
     worktree_status,
 )
+from tests.gitrepo import commit, git, reachable
+
+pytestmark = pytest.mark.usefixtures("git_identity")
+
+
+@pytest.fixture(autouse=True)
+def _c_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """git's messages in English (no tmux here: tmux under LC_ALL=C drops UTF-8)."""
+    monkeypatch.setenv("LC_ALL", "C")
+
 
 SETTINGS = WorktreeSettings()
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` and return its stripped output; fail the test if git fails."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout.strip()
-
-
-def commit(cwd: Path, name: str, text: str, message: str | None = None) -> str:
-    """Write a file, commit it, return the commit."""
-    (cwd / name).parent.mkdir(parents=True, exist_ok=True)
-    (cwd / name).write_text(text)
-    git(cwd, "add", name)
-    git(cwd, "commit", "-q", "-m", message or f"edit {name}")
-    return git(cwd, "rev-parse", "HEAD")
-
-
-def reachable(repo: Path, sha: str) -> bool:
-    """True if some branch still contains ``sha``."""
-    return bool(git(repo, "for-each-ref", "--contains", sha, "refs/heads/"))
 
 
 def branch_exists(repo: Path, branch: str) -> bool:
@@ -61,17 +50,6 @@ def branch_exists(repo: Path, branch: str) -> bool:
         check=False,
     )
     return proc.returncode == 0
-
-
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A known identity and no system config; HOME is already private (conftest)."""
-    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
-        monkeypatch.setenv(var, "Test")
-    for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
-        monkeypatch.setenv(var, "test@example.com")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("LC_ALL", "C")
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Every test that removes anything ends by proving nothing was lost: each commit i
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import libtmux
@@ -17,43 +16,13 @@ from orchestrator import fleet, layout, session_worktrees
 from orchestrator.cli import main
 from orchestrator.errors import LayoutError
 from orchestrator.tmux import Tmux
+from tests.gitrepo import branches, commit, git, reachable
 from tests.waiting import wait_for
 
+pytestmark = pytest.mark.usefixtures("git_identity")
+
+
 WRITES = 'echo "work of $ORCHESTRATOR_SESSION" > "$ORCHESTRATOR_SESSION.txt"; exec sleep 3600'
-
-
-def git(cwd: Path, *args: str) -> str:
-    """Run git in ``cwd`` and return its stripped output; fail the test if git fails."""
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
-    return proc.stdout.strip()
-
-
-def commit(cwd: Path, name: str, text: str, message: str | None = None) -> str:
-    """Write a file, commit it, return the commit."""
-    (cwd / name).write_text(text)
-    git(cwd, "add", name)
-    git(cwd, "commit", "-q", "-m", message or f"edit {name}")
-    return git(cwd, "rev-parse", "HEAD")
-
-
-def reachable(repo: Path, sha: str) -> bool:
-    """True if some branch still contains ``sha``."""
-    return bool(git(repo, "for-each-ref", "--contains", sha, "refs/heads/"))
-
-
-def branches(repo: Path) -> list[str]:
-    return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()
-
-
-@pytest.fixture(autouse=True)
-def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A known identity and no system config; HOME is already private (conftest)."""
-    for var in ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME"):
-        monkeypatch.setenv(var, "Test")
-    for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
-        monkeypatch.setenv(var, "test@example.com")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
 @pytest.fixture
