@@ -22,13 +22,6 @@ def _watcher(tmux: Tmux, fleet: str) -> Watcher:
     return Watcher(tmux, fleet)
 
 
-STATUS_KEYS = ("fleet", "name", "role", "agent", "pane_id", "state", "since", "reason", "cwd")
-
-
-def _row(state: SessionState) -> dict[str, object]:
-    return {key: getattr(state, key) for key in STATUS_KEYS}
-
-
 def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]:
     """One row per session on the server, in pane order.
 
@@ -36,13 +29,18 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
     any other fleet is probed on the spot (captures, hooks, registry, processes).
     """
     rows = fleet_mod.status_rows(tmux, fleet)
-    probed: dict[str, dict[str, dict[str, object]]] = {}
+    probed: dict[str, dict[str, SessionState]] = {}
     for name in dict.fromkeys(str(row["fleet"]) for row in rows):
         if not watcher_running(name):
-            found = _watcher(tmux, name).probe()
-            probed[name] = {session: _row(state) for session, (state, _) in found.items()}
-    # Probed states replace the state keys; the rest (branch, ahead, ...) stays as read.
-    return [{**row, **probed.get(str(row["fleet"]), {}).get(str(row["name"]), {})} for row in rows]
+            probed[name] = {
+                session: state for session, (state, _) in _watcher(tmux, name).probe().items()
+            }
+    for row in rows:
+        # A probed state replaces what tmux held; the rest (branch, ahead, ...) stays as read.
+        state = probed.get(str(row["fleet"]), {}).get(str(row["name"]))
+        if state is not None:
+            row.update(state=state.state, since=state.since, reason=state.reason)
+    return rows
 
 
 def _age(at: float | None, now: float) -> str:

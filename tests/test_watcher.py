@@ -108,3 +108,12 @@ def test_idle_is_reported_when_the_screen_settles(
     # for 1.5 s, give or take a round, not at the next process pass or backstop.
     delays = [row["reported"] - row["at"] for row in idles()[:3]]
     assert all(1.4 <= delay < 2.2 for delay in delays), delays
+
+
+def test_status_without_a_watcher_probes_the_panes(server: libtmux.Server, tmp_path: Path) -> None:
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2, "bare"))), tmux, services=())
+    assert not watcher_running("bare")
+    # Nothing published these: each row's state comes from reading the panes now.
+    wait_for(lambda: set(states(tmux, "bare").values()) == {"idle"})
+    assert {pane.state for pane in fleet.list_sessions(tmux, "bare")} == {""}
