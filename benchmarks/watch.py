@@ -41,10 +41,10 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from orchestrator import fleet as fleet_mod  # noqa: E402
-from orchestrator.layout import load_layout, resolve  # noqa: E402
+from orchestrator.fleet import up as fleet_mod  # noqa: E402
+from orchestrator.layout.load import load_layout, resolve  # noqa: E402
 from orchestrator.runtime import fleet_dir, watcher_running  # noqa: E402
-from orchestrator.tmux import Tmux  # noqa: E402
+from orchestrator.tmux.client import Tmux  # noqa: E402
 
 Json = dict[str, Any]
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.backend import SessionRow
+from orchestrator.tui.backend import SessionRow
 
 NOW = 1_700_000_000.0
 

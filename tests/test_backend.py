@@ -9,10 +9,11 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from orchestrator import fleet, layout
-from orchestrator.backend import TmuxBackend
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.store.db import Store
+from orchestrator.tmux.client import Tmux
+from orchestrator.tui.backend import TmuxBackend
 
 
 def test_send_prompt_types_it_and_records_it(

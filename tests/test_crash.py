@@ -27,11 +27,12 @@ import libtmux
 import psutil
 import pytest
 
-from orchestrator import fleet, layout
-from orchestrator.cli import main
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux
-from orchestrator.watcher import fleet_dir, watcher_running
+from orchestrator.cli.main import main
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.store.db import Store
+from orchestrator.tmux.client import Tmux
+from orchestrator.watch.watcher import fleet_dir, watcher_running
 from tests.waiting import wait_for
 
 NAME = "crash"
@@ -290,7 +291,7 @@ def test_corrupt_history_is_moved_aside_and_reported(
 
 
 def test_history_command_prints_transitions_and_prompts(db: Path) -> None:
-    from orchestrator.history import record_prompt
+    from orchestrator.store.history import record_prompt
 
     with Store(db) as store:
         store.record_transition(NAME, "a", "starting", source="launch", at=100.0)

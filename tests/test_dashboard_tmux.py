@@ -7,8 +7,10 @@ from pathlib import Path
 
 import libtmux
 
-from orchestrator import fleet, jump, layout
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import jump
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.tmux.client import Tmux
 from tests.waiting import wait_for
 
 LAYOUT = """

@@ -19,10 +19,12 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from orchestrator import fleet, layout, status
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.detect.model import NO_STATUS
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.tmux.client import Tmux
+from orchestrator.watch import status
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import (
     MockAnthropicAPI,

@@ -10,10 +10,11 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from orchestrator import fleet, layout
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.errors import OrchestratorError
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.tmux.client import Tmux
 from tests.waiting import wait_for
 
 

@@ -17,7 +17,11 @@ CORE = sorted(
 
 
 def test_core_modules_exist() -> None:
-    for expected in ("orchestrator.fleet", "orchestrator.watcher", "orchestrator.detect.reconcile"):
+    for expected in (
+        "orchestrator.fleet.up",
+        "orchestrator.watch.watcher",
+        "orchestrator.detect.reconcile",
+    ):
         assert expected in CORE
 
 

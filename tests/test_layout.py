@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import layout, paths
-from orchestrator.cli import main
+from orchestrator import paths
+from orchestrator.cli.main import main
 from orchestrator.errors import LayoutError
+from orchestrator.layout import load as layout
 
 GOOD = """\
 name = "team"

@@ -9,9 +9,11 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from orchestrator import fleet, layout, notify
-from orchestrator.tmux import Tmux
-from orchestrator.watcher import SessionState, Transition
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.subscribers import notify
+from orchestrator.tmux.client import Tmux
+from orchestrator.watch.watcher import SessionState, Transition
 
 LAYOUT = """
 name = "ntf"

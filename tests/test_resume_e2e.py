@@ -14,10 +14,12 @@ import libtmux
 import psutil
 import pytest
 
-from orchestrator import fleet, layout, status
-from orchestrator.cli import main
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux
+from orchestrator.cli.main import main
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
+from orchestrator.store.db import Store
+from orchestrator.tmux.client import Tmux
+from orchestrator.watch import status
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import MockAnthropicAPI, TextReply
 from tests.harness.screen import idle_screen

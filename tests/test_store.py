@@ -21,7 +21,7 @@ import pytest
 
 from orchestrator import paths
 from orchestrator.errors import OrchestratorError
-from orchestrator.store import SCHEMA_VERSION, Store, Transition, resolve_path
+from orchestrator.store.db import SCHEMA_VERSION, Store, Transition, resolve_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -321,7 +321,7 @@ def test_garbage_file_is_moved_aside_with_its_wal(
     db.write_bytes(garbage)
     wal_bytes = b"stray wal bytes"
     Path(f"{db}-wal").write_bytes(wal_bytes)
-    with caplog.at_level(logging.WARNING, logger="orchestrator.store"), Store(db) as store:
+    with caplog.at_level(logging.WARNING, logger="orchestrator.store.db"), Store(db) as store:
         moved = store.recovered_from
         assert moved is not None
         assert moved.name.startswith("h.db.corrupt-")
@@ -390,7 +390,7 @@ CONCURRENT_WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from orchestrator.store import Store
+    from orchestrator.store.db import Store
 
     db, tag, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
     with Store(db) as store:
@@ -446,7 +446,7 @@ CYCLE = ("starting", "working", "awaiting_input", "working", "idle")
 CRASH_WRITER = textwrap.dedent(
     """
     import sys
-    from orchestrator.store import Store
+    from orchestrator.store.db import Store
 
     CYCLE = {cycle!r}
     db, acked = sys.argv[1], int(sys.argv[2])

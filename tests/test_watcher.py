@@ -9,10 +9,12 @@ import libtmux
 import psutil
 import pytest
 
-from orchestrator import fleet, layout, status
+from orchestrator.fleet import up as fleet
+from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, watcher_running
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux
+from orchestrator.store.db import Store
+from orchestrator.tmux.client import Tmux
+from orchestrator.watch import status
 from tests.waiting import wait_for
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.worktree import (
+from orchestrator.git.worktree import (
     NotARepositoryError,
     WorktreeError,
     WorktreeSettings,

@@ -12,10 +12,12 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from orchestrator import fleet, layout, session_worktrees
-from orchestrator.cli import main
+from orchestrator.cli.main import main
 from orchestrator.errors import LayoutError
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import up as fleet
+from orchestrator.fleet import worktrees as session_worktrees
+from orchestrator.layout import load as layout
+from orchestrator.tmux.client import Tmux
 from tests.gitrepo import branches, commit, git, reachable
 from tests.waiting import wait_for
 

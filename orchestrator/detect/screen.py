@@ -77,7 +77,7 @@ def parse_rules(profile: str, text: str) -> RuleSet:
 @cache
 def rules_for(profile: str) -> RuleSet | None:
     """The packaged rule set of a profile, or None when the profile has no screen rules."""
-    resource = resources.files("orchestrator.detect").joinpath("rules", f"{profile}.toml")
+    resource = resources.files("orchestrator.agents").joinpath(f"{profile}.toml")
     if not resource.is_file():
         return None
     return parse_rules(profile, resource.read_text("utf-8"))

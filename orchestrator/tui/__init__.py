@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from orchestrator.tmux import Tmux
+from orchestrator.tmux.client import Tmux
 
 
 def run(tmux: Tmux, fleet: str) -> int:
     """Run the dashboard for ``fleet`` until the user quits; the fleet runs on."""
-    from orchestrator import jump, notify
-    from orchestrator.backend import TmuxBackend
+    from orchestrator.fleet import jump
+    from orchestrator.subscribers import notify
     from orchestrator.tui.app import run_app
+    from orchestrator.tui.backend import TmuxBackend
 
     jump.install_back_key(tmux)
     backend = TmuxBackend(tmux, fleet)

@@ -22,9 +22,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from orchestrator import jump as jump_mod
-from orchestrator.backend import Backend, SessionRow
 from orchestrator.detect.model import State
+from orchestrator.fleet import jump as jump_mod
+from orchestrator.tui.backend import Backend, SessionRow
 from orchestrator.tui.rows import SessionRowView, header_text
 from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 

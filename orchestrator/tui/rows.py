@@ -12,8 +12,8 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import Static
 
-from orchestrator.backend import SessionRow
 from orchestrator.detect.model import State
+from orchestrator.tui.backend import SessionRow
 
 
 @dataclass(frozen=True)

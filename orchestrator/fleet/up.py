@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator import paths, session_worktrees
+from orchestrator import paths
 from orchestrator.detect.model import NO_STATUS
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
-from orchestrator.tmux import Tmux, TmuxCommand, escape_format, tag, tmux_version
+from orchestrator.fleet import worktrees as session_worktrees
+from orchestrator.tmux.client import Tmux, TmuxCommand, escape_format, tag, tmux_version
 
 if TYPE_CHECKING:
     # Layouts (pydantic) are loaded only by commands that launch: `status` stays fast.
-    from orchestrator.layout import Fleet, SessionPlan
+    from orchestrator.layout.load import Fleet, SessionPlan
 
 AGENTS_WINDOW = "agents"
 DASHBOARD_WINDOW = "dashboard"
@@ -211,7 +212,7 @@ def _pane_spec(
     fleet: Fleet, plan: SessionPlan, resume_id: str | None = None
 ) -> tuple[list[str], list[str]]:
     """The ``-c/-e`` options and the command for a session's pane."""
-    from orchestrator import launch
+    from orchestrator.agents import launch
 
     env = session_env(fleet, plan)
     argv = [*launch.agent_argv(fleet.name, plan), *resume_args(plan, resume_id)]
@@ -506,7 +507,7 @@ def restart_session(
     simply start again. A session whose agent still runs is refused unless ``force``, which
     kills it first. A session whose pane is gone gets a new one.
     """
-    from orchestrator.layout import Fleet, load_fleet
+    from orchestrator.layout.load import Fleet, load_fleet
 
     plan_fleet = load_fleet(layout_source(tmux, fleet_name))
     plans = [plan for plan in plan_fleet.sessions if plan.name == name]

@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from orchestrator import fleet as fleet_mod
 from orchestrator.detect.model import State
 from orchestrator.errors import NotFoundError
-from orchestrator.tmux import Tmux, TmuxCommand
+from orchestrator.fleet import up as fleet_mod
+from orchestrator.tmux.client import Tmux, TmuxCommand
 
 BACK_KEY = os.environ.get("ORCHESTRATOR_BACK_KEY", "B")
 """The key (after the tmux prefix) that returns to the fleet's dashboard window."""

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from orchestrator import jump, paths
+from orchestrator import paths
 from orchestrator.detect.model import State
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import jump
+from orchestrator.tmux.client import Tmux
 
 if TYPE_CHECKING:
-    from orchestrator.watcher import SessionState, Transition, Watcher
+    from orchestrator.watch.watcher import SessionState, Transition, Watcher
 
 log = logging.getLogger(__name__)
 PREVIEW_LINES = 3

@@ -36,18 +36,19 @@ from pathlib import Path
 
 import watchfiles
 
-from orchestrator import notify, paths
+from orchestrator import paths
+from orchestrator.agents.profile import PROFILES
 from orchestrator.detect import hooks
 from orchestrator.detect.model import Source, State, Verdict
 from orchestrator.detect.process import ProcessTable, process_environ
 from orchestrator.detect.reconcile import STILL, ProcessFacts, SessionTracker
 from orchestrator.detect.registry import config_dir, read_entry
 from orchestrator.detect.screen import rules_for
-from orchestrator.fleet import PANE_FIELDS, PaneInfo
-from orchestrator.profiles import PROFILES
+from orchestrator.fleet.up import PANE_FIELDS, PaneInfo
 from orchestrator.runtime import LockHeld, fleet_dir, fleet_lock, watcher_running
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux, tag
+from orchestrator.store.db import Store
+from orchestrator.subscribers import notify
+from orchestrator.tmux.client import Tmux, tag
 
 log = logging.getLogger(__name__)
 
@@ -767,7 +768,8 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
         format="%(asctime)s %(process)d %(levelname)s %(message)s",
     )
     log.info("watching fleet %s (tmux %s)", fleet, " ".join(tmux.base_args()))
-    from orchestrator import first_prompt, history
+    from orchestrator.store import history
+    from orchestrator.subscribers import first_prompt
 
     store = Store()
     log.info("history in %s", store.path)

@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 
-from orchestrator import layout
 from orchestrator.detect.model import State
-from orchestrator.store import Store
-from orchestrator.tmux import Tmux, tag
-from orchestrator.watcher import SessionState, Transition, Watcher
+from orchestrator.layout import load as layout
+from orchestrator.store.db import Store
+from orchestrator.tmux.client import Tmux, tag
+from orchestrator.watch.watcher import SessionState, Transition, Watcher
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestrator.detect import hooks
-from orchestrator.layout import SessionPlan
+from orchestrator.layout.load import SessionPlan
 
 
 def agent_argv(fleet: str, plan: SessionPlan) -> list[str]:

@@ -11,12 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from orchestrator import DEFAULT_LAYOUT, __version__, fleet, worktree_cli
+from orchestrator import DEFAULT_LAYOUT, __version__
+from orchestrator.cli import worktree as worktree_cli
 from orchestrator.errors import OrchestratorError
-from orchestrator.tmux import Tmux
+from orchestrator.fleet import up as fleet
+from orchestrator.tmux.client import Tmux
 
 if TYPE_CHECKING:
-    from orchestrator import layout
+    from orchestrator.layout import load as layout
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -152,7 +154,7 @@ def _tmux(args: argparse.Namespace) -> Tmux:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from orchestrator import layout
+    from orchestrator.layout import load as layout
 
     plan = layout.load_fleet(args.layout)
     tmux = _tmux(args)
@@ -185,8 +187,8 @@ def _up(args: argparse.Namespace) -> int:
 def _resume_choice(plan: layout.Fleet, wanted: bool | None) -> dict[str, str]:
     """Which of a vanished fleet's Claude conversations to continue: all with --resume, none
     with --no-resume, else asked one by one in a terminal; without one, none (and how to)."""
-    from orchestrator import history
-    from orchestrator.store import Store
+    from orchestrator.store import history
+    from orchestrator.store.db import Store
 
     with Store() as store:
         if (recovered := history.recovery_message(store)) is not None:
@@ -215,8 +217,8 @@ def _resume_choice(plan: layout.Fleet, wanted: bool | None) -> dict[str, str]:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from orchestrator import history
-    from orchestrator.store import Store
+    from orchestrator.store import history
+    from orchestrator.store.db import Store
 
     with Store() as store:
         if (recovered := history.recovery_message(store)) is not None:
@@ -230,7 +232,7 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _restart(args: argparse.Namespace) -> int:
-    from orchestrator import history
+    from orchestrator.store import history
 
     tmux = _tmux(args)
     name = fleet.resolve_fleet_name(tmux, args.fleet)
@@ -250,7 +252,7 @@ def _down(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from orchestrator import status
+    from orchestrator.watch import status
 
     tmux = _tmux(args)
     rows = status.status_rows(tmux, args.fleet)
@@ -303,14 +305,14 @@ def _table(rows: list[dict[str, object]]) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from orchestrator import status
+    from orchestrator.watch import status
 
     print(status.explain(_tmux(args), args.name, args.fleet))
     return 0
 
 
 def _layouts(args: argparse.Namespace) -> int:
-    from orchestrator import layout
+    from orchestrator.layout import load as layout
 
     del args
     entries = layout.list_layouts()
@@ -328,7 +330,7 @@ def _layouts(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from orchestrator import layout
+    from orchestrator.layout import load as layout
 
     path, origin = layout.locate_layout(args.file)
     parsed = layout.load_layout(path)
@@ -344,7 +346,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from orchestrator import layout
+    from orchestrator.layout import load as layout
 
     text = json.dumps(layout.json_schema(), indent=2) + "\n"
     if args.output:
@@ -363,7 +365,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _jump(args: argparse.Namespace) -> int:
-    from orchestrator import jump
+    from orchestrator.fleet import jump
 
     tmux = _tmux(args)
     name = fleet.resolve_fleet_name(tmux, args.fleet)
@@ -387,7 +389,7 @@ def _jump(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from orchestrator import watcher
+    from orchestrator.watch import watcher
 
     tmux = _tmux(args)
     return watcher.run_watcher(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
@@ -399,7 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "db", None):
         # Through the environment, so the watcher and dashboard that `up` starts use it too.
-        from orchestrator.store import ENV_VAR
+        from orchestrator.store.db import ENV_VAR
 
         os.environ[ENV_VAR] = str(Path(args.db).expanduser().absolute())
     handler: Handler | None = getattr(args, "handler", None)

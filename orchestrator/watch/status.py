@@ -5,19 +5,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from orchestrator import fleet as fleet_mod
 from orchestrator.errors import NotFoundError
+from orchestrator.fleet import up as fleet_mod
 from orchestrator.runtime import watcher_running
-from orchestrator.tmux import Tmux
+from orchestrator.tmux.client import Tmux
 
 if TYPE_CHECKING:
     from orchestrator.detect.model import Verdict
-    from orchestrator.watcher import SessionState, Watcher
+    from orchestrator.watch.watcher import SessionState, Watcher
 
 
 def _watcher(tmux: Tmux, fleet: str) -> Watcher:
     # Imported only to probe: with a watcher running, `status` reads what it published.
-    from orchestrator.watcher import Watcher
+    from orchestrator.watch.watcher import Watcher
 
     return Watcher(tmux, fleet)
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import NotFoundError
-from orchestrator.store import ClaudeSession, Prompt, Store, Transition
+from orchestrator.store.db import ClaudeSession, Prompt, Store, Transition
 
 if TYPE_CHECKING:
-    from orchestrator.layout import Fleet
+    from orchestrator.layout.load import Fleet
 
 
 def recovery_message(store: Store) -> str | None:

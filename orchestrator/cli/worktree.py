@@ -14,10 +14,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator import fleet, session_worktrees, worktree
 from orchestrator.errors import OrchestratorError
-from orchestrator.tmux import Tmux
-from orchestrator.worktree import CleanItem, WorktreeSettings
+from orchestrator.fleet import up as fleet
+from orchestrator.fleet import worktrees as session_worktrees
+from orchestrator.git import worktree
+from orchestrator.git.worktree import CleanItem, WorktreeSettings
+from orchestrator.tmux.client import Tmux
 
 Handler = Callable[[argparse.Namespace], int]
 CommandFactory = Callable[[str, str, Handler], argparse.ArgumentParser]
@@ -95,7 +97,9 @@ def _target(args: argparse.Namespace) -> tuple[Path, WorktreeSettings | None]:
     folder = Path.cwd()
     settings = None
     if args.layout:
-        from orchestrator import layout  # pydantic: loaded only when a layout is read
+        from orchestrator.layout import (
+            load as layout,  # pydantic: loaded only when a layout is read
+        )
 
         plan = layout.load_fleet(args.layout, check_commands=False)
         settings = plan.worktrees

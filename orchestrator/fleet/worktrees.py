@@ -18,20 +18,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator import worktree
 from orchestrator.errors import OrchestratorError
-from orchestrator.tmux import TmuxCommand, tag
-from orchestrator.worktree import (
+from orchestrator.git import worktree
+from orchestrator.git.worktree import (
     ChangedFile,
     EnsureResult,
     WorktreeError,
     WorktreeSettings,
     WorktreeSpec,
 )
+from orchestrator.tmux.client import TmuxCommand, tag
 
 if TYPE_CHECKING:
-    from orchestrator.fleet import PaneInfo
-    from orchestrator.layout import Fleet, SessionPlan
+    from orchestrator.fleet.up import PaneInfo
+    from orchestrator.layout.load import Fleet, SessionPlan
 
 TAGS = ("branch", "base", "worktree", "repo")
 """The pane tags (``@orc_<name>``) a worktree session carries."""

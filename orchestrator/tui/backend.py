@@ -27,15 +27,16 @@ from typing import Protocol
 
 import watchfiles
 
-from orchestrator import fleet as fleet_mod
-from orchestrator import jump as jump_mod
-from orchestrator import paths, session_worktrees
+from orchestrator import paths
+from orchestrator.agents.profile import PROFILES
 from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
-from orchestrator.profiles import PROFILES
+from orchestrator.fleet import jump as jump_mod
+from orchestrator.fleet import up as fleet_mod
+from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.runtime import fleet_dir
-from orchestrator.tmux import FIELD_SEP, Tmux, TmuxCommand
+from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -328,7 +329,7 @@ class TmuxBackend:
     def send_prompt(self, names: Sequence[str], text: str) -> None:
         """Record the prompt in the history, type it into every named session, then press Enter
         (a moment later: Claude Code takes a fast paste and its Enter as one paste)."""
-        from orchestrator import history
+        from orchestrator.store import history
 
         panes = self._panes(names)
         for name in names:
@@ -350,7 +351,7 @@ class TmuxBackend:
     def restart(self, name: str) -> None:
         """Start an exited session again from the fleet's layout, continuing a Claude session's
         last conversation (``--resume``)."""
-        from orchestrator import history
+        from orchestrator.store import history
 
         fleet_mod.restart_session(self.tmux, self.fleet, name, history.resume_id(self.fleet, name))
 

@@ -20,9 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import orchestrator
 from orchestrator import paths
+from orchestrator.agents.profile import PROFILES, AgentProfile
 from orchestrator.errors import LayoutError
-from orchestrator.profiles import PROFILES, AgentProfile
-from orchestrator.worktree import DEFAULT_PREFIX, WorktreeSettings, WorktreeSpec
+from orchestrator.git.worktree import DEFAULT_PREFIX, WorktreeSettings, WorktreeSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 DEFAULT_LAYOUT = orchestrator.DEFAULT_LAYOUT
@@ -194,10 +194,11 @@ class Fleet:
 
 def builtin_layouts_dir() -> Path:
     """The layouts shipped in the package (the checkout's ``layouts/`` when run from source)."""
-    packaged = Path(__file__).parent / "builtin_layouts"
+    package = Path(__file__).parents[1]
+    packaged = package / "builtin_layouts"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).parent.parent / "layouts"
+    return package.parent / "layouts"
 
 
 def search_dirs() -> list[tuple[str, Path]]:

@@ -1,0 +1,1 @@
+"""Layout files: the models, loading and resolving them into a fleet plan, the JSON Schema."""

@@ -1,0 +1,1 @@
+"""The history: one SQLite file, its schema and migrations, writes and queries."""

@@ -1,0 +1,1 @@
+"""What reacts to the watcher's transitions: notifications, first prompts, the history record."""

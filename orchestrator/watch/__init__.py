@@ -1,0 +1,1 @@
+"""The watcher: pushed inputs, the schedule of rounds, decisions and what it publishes."""
