@@ -32,6 +32,7 @@ from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_panes, list_sessions
 from orchestrator.watch.watcher import fleet_dir, watcher_running
 from tests.waiting import wait_for
 
@@ -91,7 +92,7 @@ def control_clients(socket: str) -> list[psutil.Process]:
 
 
 def published(tmux: Tmux) -> dict[str, str]:
-    return {pane.name: pane.state for pane in fleet.list_sessions(tmux, NAME)}
+    return {pane.name: pane.state for pane in list_sessions(tmux, NAME)}
 
 
 def watcher_started(pid: int) -> float:
@@ -147,7 +148,7 @@ def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
     wait_for(lambda: set(published(tmux).values()) == {"idle"}, what="first idle")
     with Store(db) as store:
         before = {name: len(store.transitions(name, fleet=NAME)) for name in SESSIONS}
-    panes = [pane.pane_id for pane in fleet.list_sessions(tmux, NAME)]
+    panes = [pane.pane_id for pane in list_sessions(tmux, NAME)]
     readopt_total: list[float] = []
     readopt_inside: list[float] = []
     leftovers = 0
@@ -168,7 +169,7 @@ def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
         leftovers += sum(1 for child in still if alive(child))
         assert not watcher_running(NAME), "the lock outlived its watcher"
         wait_for(
-            lambda: not any(p.kind == "watcher" for p in fleet.list_panes(tmux, NAME)),
+            lambda: not any(p.kind == "watcher" for p in list_panes(tmux, NAME)),
             what="watcher window closed",
         )
         started = time.monotonic()
@@ -327,14 +328,14 @@ def test_restart_refuses_a_running_session_and_restarts_an_exited_shell(
     code, _, err = cli("-L", socket, "restart", "a")
     assert code == 2
     assert "still running" in err
-    pane = next(p for p in fleet.list_sessions(tmux, NAME) if p.name == "a")
+    pane = next(p for p in list_sessions(tmux, NAME) if p.name == "a")
     tmux.run(["send-keys", "-t", pane.pane_id, "C-d"])  # end of input: the loop ends
     wait_for(lambda: published(tmux)["a"] == "exited", what="exited")
     code, out, _ = cli("-L", socket, "restart", "a")
     assert code == 0, out
     assert "a fresh start" in out
     wait_for(lambda: published(tmux)["a"] == "idle", what="idle again")
-    again = next(p for p in fleet.list_sessions(tmux, NAME) if p.name == "a")
+    again = next(p for p in list_sessions(tmux, NAME) if p.name == "a")
     assert again.pane_id == pane.pane_id
     assert not again.dead
     assert again.resumed == ""
@@ -380,5 +381,5 @@ def test_up_after_the_server_died_offers_to_resume_claude_conversations(
     assert (fake_claude / "dev-1.argv").read_text().split()[-2:] == ["--resume", "11111111-aaaa"]
     assert "--resume" not in (fake_claude / "dev-2.argv").read_text().split()
     tmux = Tmux.from_server(server)
-    resumed = {p.name: p.resumed for p in fleet.list_sessions(tmux, "team")}
+    resumed = {p.name: p.resumed for p in list_sessions(tmux, "team")}
     assert resumed == {"dev-1": "11111111-aaaa", "dev-2": "", "sh": ""}

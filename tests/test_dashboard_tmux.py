@@ -11,6 +11,7 @@ from orchestrator.fleet import jump
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_panes, list_sessions
 from tests.waiting import wait_for
 
 LAYOUT = """
@@ -44,7 +45,7 @@ def test_dashboard_in_tmux_next_waiting_borders_and_status(
     source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(source)), tmux, services=("dashboard",))
-    panes = {p.name: p.pane_id for p in fleet.list_sessions(tmux, "dash")}
+    panes = {p.name: p.pane_id for p in list_sessions(tmux, "dash")}
     dashboard = jump.dashboard_pane(tmux, "dash")
 
     def screen() -> str:
@@ -97,8 +98,8 @@ def test_dashboard_in_tmux_next_waiting_borders_and_status(
     # Enter on the selected row jumps too; q quits and leaves the fleet running.
     tmux.run(["select-window", "-t", "=dash:dashboard"])
     tmux.run(["send-keys", "-t", dashboard, "q"])
-    wait_for(lambda: not any(p.kind == "dashboard" for p in fleet.list_panes(tmux, "dash")))
-    assert len(fleet.list_sessions(tmux, "dash")) == 3
+    wait_for(lambda: not any(p.kind == "dashboard" for p in list_panes(tmux, "dash")))
+    assert len(list_sessions(tmux, "dash")) == 3
 
 
 def test_jump_next_from_the_command_line(server: libtmux.Server, tmp_path: Path) -> None:
@@ -106,11 +107,11 @@ def test_jump_next_from_the_command_line(server: libtmux.Server, tmp_path: Path)
     source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(source)), tmux, services=())
-    panes = {p.name: p.pane_id for p in fleet.list_sessions(tmux, "dash")}
+    panes = {p.name: p.pane_id for p in list_sessions(tmux, "dash")}
     now = time.time()
     set_state(tmux, panes["dev-1"], "awaiting_input", now - 10)
     set_state(tmux, panes["git-3"], "awaiting_input", now - 100)
-    listed = fleet.list_sessions(tmux, "dash")
+    listed = list_sessions(tmux, "dash")
     assert jump.next_waiting(listed) == "git-3"
     assert jump.next_waiting(listed, panes["git-3"]) == "dev-1"
     assert jump.next_waiting(listed, panes["dev-1"]) == "git-3"

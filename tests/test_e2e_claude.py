@@ -24,6 +24,7 @@ from orchestrator.detect.model import NO_STATUS
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch import status
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import (
@@ -138,7 +139,7 @@ def launch(
         path.write_text(text)
         fleet.up(layout.load_fleet(str(path)), tmux, size=(240, 60))
         running = ClaudeFleet(tmux, "claudes")
-        running.panes = {pane.name: pane.pane_id for pane in fleet.list_sessions(tmux, "claudes")}
+        running.panes = {pane.name: pane.pane_id for pane in list_sessions(tmux, "claudes")}
         return running
 
     yield start
@@ -220,7 +221,7 @@ def test_exit_and_kill_nine(launch: Callable[..., ClaudeFleet]) -> None:
         # tmux 3.3a sometimes records no exit status; then the SessionEnd hook tells the story,
         # if Claude ran it to the end before leaving (it does not always wait for it).
         assert reason in ("session ended (prompt_input_exit)", NO_STATUS)
-    pane = next(p for p in fleet.list_sessions(claudes.tmux, "claudes") if p.name == "dev-1")
+    pane = next(p for p in list_sessions(claudes.tmux, "claudes") if p.name == "dev-1")
     assert pane.pane_pid is not None
     os.kill(pane.pane_pid, signal.SIGKILL)  # no hook fires for this
     claudes.expect("dev-1", "exited", lambda s: True, "kill -9")

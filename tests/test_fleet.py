@@ -15,6 +15,7 @@ from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_panes, list_sessions
 from tests.waiting import wait_for
 
 
@@ -103,7 +104,7 @@ def test_up_twice_duplicates_nothing_and_restarts_dead(
     socket = ["-L", str(server.socket_name)]
     assert main([*socket, "up", str(path), "-d"]) == 0
     tmux = Tmux.from_server(server)
-    wait_for(lambda: any(p.dead for p in fleet.list_sessions(tmux, "team")))
+    wait_for(lambda: any(p.dead for p in list_sessions(tmux, "team")))
     rows = status_json(server, capsys)
     assert {str(r["name"]): r["state"] for r in rows}["brief"] == "exited"
     assert {str(r["name"]): r["reason"] for r in rows}["brief"] == "exit status 0"
@@ -114,7 +115,7 @@ def test_up_twice_duplicates_nothing_and_restarts_dead(
     assert "fleet team is already up" in out
     assert "running: one, two" in out
     assert "restarted: brief" in out
-    panes = fleet.list_panes(tmux, "team")
+    panes = list_panes(tmux, "team")
     assert sorted(p.name for p in panes if p.kind == "agent") == ["brief", "one", "two"]
     assert len([p for p in panes if p.kind == "dashboard"]) == 1
     assert len(server.sessions) == 1
@@ -124,15 +125,15 @@ def test_up_adds_missing_session_and_dashboard(server: libtmux.Server, tmp_path:
     path = shell_layout(tmp_path)
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(path)), tmux)
-    one = next(p for p in fleet.list_sessions(tmux, "team") if p.name == "one")
-    dash = next(p for p in fleet.list_panes(tmux, "team") if p.kind == "dashboard")
+    one = next(p for p in list_sessions(tmux, "team") if p.name == "one")
+    dash = next(p for p in list_panes(tmux, "team") if p.kind == "dashboard")
     tmux.run(["kill-pane", "-t", one.pane_id], ["kill-pane", "-t", dash.pane_id])
     report = fleet.up(layout.load_fleet(str(path)), tmux)
     assert report.started == ["one"]
     assert report.running == ["two"]
     assert report.services["dashboard"] == "started"
     assert report.services["watcher"] == "running"
-    panes = fleet.list_panes(tmux, "team")
+    panes = list_panes(tmux, "team")
     assert sorted(p.name for p in panes if p.kind == "agent") == ["one", "two"]
     assert [p.kind for p in panes].count("dashboard") == 1
 
@@ -198,7 +199,7 @@ def test_hostile_names_and_commands_are_passed_safely(
     wait_for(lambda: out.read_text().count("|") == 2)
     assert out.read_text() == f"{evil}|{evil}|{folder}"
     assert not marker.exists()
-    assert fleet.list_sessions(tmux)[0].role == evil
+    assert list_sessions(tmux)[0].role == evil
 
 
 def test_status_with_no_server(server: libtmux.Server, capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.subscribers import notify
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch.watcher import SessionState, Transition
 
 LAYOUT = """
@@ -55,7 +56,7 @@ def test_notification_names_session_reason_and_preview(
     source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(source)), tmux, services=())
-    pane = fleet.list_sessions(tmux, "ntf")[0]
+    pane = list_sessions(tmux, "ntf")[0]
     deadline = time.monotonic() + 10
     while "proceed" not in "".join(tmux.run(["capture-pane", "-p", "-t", pane.pane_id])):
         assert time.monotonic() < deadline

@@ -19,6 +19,7 @@ from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch import status
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import MockAnthropicAPI, TextReply
@@ -54,7 +55,7 @@ def test_restart_resumes_an_exited_claude_conversation(
     )
     mock_api.enqueue(TextReply("I will remember it."))
     fleet.up(layout.load_fleet(str(path)), tmux, size=(200, 50))
-    pane_id = fleet.list_sessions(tmux, "claudes")[0].pane_id
+    pane_id = list_sessions(tmux, "claudes")[0].pane_id
 
     def screen() -> str:
         return "\n".join(tmux.run(["capture-pane", "-p", "-t", pane_id]))
@@ -83,7 +84,7 @@ def test_restart_resumes_an_exited_claude_conversation(
     with redirect_stdout(out):
         assert main(["-L", socket, "restart", "dev-1"]) == 0
     assert f"continuing conversation {conversation.claude_session_id}" in out.getvalue()
-    pane = fleet.list_sessions(tmux, "claudes")[0]
+    pane = list_sessions(tmux, "claudes")[0]
     assert pane.pane_id == pane_id
     assert pane.resumed == conversation.claude_session_id
     assert pane.pane_pid is not None

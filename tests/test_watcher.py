@@ -14,6 +14,7 @@ from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, watcher_running
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch import status
 from tests.waiting import wait_for
 
@@ -55,7 +56,7 @@ def test_exit_is_pushed_and_recorded(
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2))), tmux)
     wait_for(lambda: set(states(tmux, "many").values()) == {"idle"})
-    pane = next(p for p in fleet.list_sessions(tmux, "many") if p.name == "s1")
+    pane = next(p for p in list_sessions(tmux, "many") if p.name == "s1")
     assert pane.pane_pid is not None
     psutil.Process(pane.pane_pid).terminate()
     wait_for(lambda: states(tmux, "many")["s1"] == "exited", timeout=5)
@@ -118,4 +119,4 @@ def test_status_without_a_watcher_probes_the_panes(server: libtmux.Server, tmp_p
     assert not watcher_running("bare")
     # Nothing published these: each row's state comes from reading the panes now.
     wait_for(lambda: set(states(tmux, "bare").values()) == {"idle"})
-    assert {pane.state for pane in fleet.list_sessions(tmux, "bare")} == {""}
+    assert {pane.state for pane in list_sessions(tmux, "bare")} == {""}

@@ -18,6 +18,7 @@ from orchestrator.fleet import up as fleet
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.layout import load as layout
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 from tests.gitrepo import branches, commit, git, reachable
 from tests.waiting import wait_for
 
@@ -78,7 +79,7 @@ def pane_paths(server: libtmux.Server, fleet_name: str) -> dict[str, Path]:
     tmux = Tmux.from_server(server)
     session = server.sessions.get(session_name=fleet_name)
     assert session is not None
-    ids = {pane.pane_id: pane.name for pane in fleet.list_sessions(tmux, fleet_name)}
+    ids = {pane.pane_id: pane.name for pane in list_sessions(tmux, fleet_name)}
     return {
         ids[str(pane.pane_id)]: Path(str(pane.pane_current_path)).resolve()
         for window in session.windows
@@ -186,7 +187,7 @@ def test_layout_settings_prefix_base_folder_and_a_subfolder_cwd(
     assert git(tree, "branch", "--show-current") == "agents/dev-1"
     row = status_rows(server, capsys)["dev-1"]
     assert (row["branch"], row["base"]) == ("agents/dev-1", "develop")
-    pane = fleet.list_sessions(Tmux.from_server(server), "wt")[0]
+    pane = list_sessions(Tmux.from_server(server), "wt")[0]
     found = session_worktrees.summary(pane)
     assert found is not None
     assert found.text == "agents/dev-1: 0 ahead, 0 behind develop, 0 changed"

@@ -16,6 +16,7 @@ from orchestrator.cli import worktree as worktree_cli
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import up as fleet
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 
 if TYPE_CHECKING:
     from orchestrator.layout import load as layout
@@ -373,7 +374,7 @@ def _jump(args: argparse.Namespace) -> int:
     if args.dashboard:
         argv = jump.jump_to_pane(tmux, jump.dashboard_pane(tmux, name))
     elif args.next:
-        target = jump.next_waiting(fleet.list_sessions(tmux, name), jump.current_pane(tmux))
+        target = jump.next_waiting(list_sessions(tmux, name), jump.current_pane(tmux))
         if target is None:
             print(f"no session of {name} is awaiting input")
             return 1

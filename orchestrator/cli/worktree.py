@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator.errors import OrchestratorError
-from orchestrator.fleet import up as fleet
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.git import worktree
 from orchestrator.git.worktree import CleanItem, WorktreeSettings
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 
 Handler = Callable[[argparse.Namespace], int]
 CommandFactory = Callable[[str, str, Handler], argparse.ArgumentParser]
@@ -112,7 +112,7 @@ def _target(args: argparse.Namespace) -> tuple[Path, WorktreeSettings | None]:
 
 
 def _spec(args: argparse.Namespace, tmux: Tmux) -> worktree.WorktreeSpec:
-    panes = fleet.list_sessions(tmux, args.fleet)
+    panes = list_sessions(tmux, args.fleet)
     folder, settings = _target(args)
     if settings is None and not any(pane.name == args.name for pane in panes):
         # Not in a repository: `locate` says so, naming the session it looked for.
@@ -151,7 +151,7 @@ def _merge(args: argparse.Namespace, tmux: Tmux) -> int:
 def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
     folder, settings = _target(args)
     repo = worktree.find_repo(folder)
-    panes = fleet.list_sessions(tmux)
+    panes = list_sessions(tmux)
     settings = settings or session_worktrees.settings_from_panes(panes, repo) or WorktreeSettings()
     live = session_worktrees.live_sessions(panes, repo, settings)
     force, squash = set(args.force), set(args.squash_merged)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from orchestrator.detect.model import State
 from orchestrator.errors import NotFoundError
-from orchestrator.fleet import up as fleet_mod
 from orchestrator.tmux.client import Tmux, TmuxCommand
+from orchestrator.tmux.panes import PaneInfo, list_panes, list_sessions
 
 BACK_KEY = os.environ.get("ORCHESTRATOR_BACK_KEY", "B")
 """The key (after the tmux prefix) that returns to the fleet's dashboard window."""
@@ -55,7 +55,7 @@ def viewed_panes(tmux: Tmux) -> set[str]:
     return {client.pane_id for client in clients(tmux)}
 
 
-def waiting_order(panes: Iterable[fleet_mod.PaneInfo]) -> list[str]:
+def waiting_order(panes: Iterable[PaneInfo]) -> list[str]:
     """Names of the sessions awaiting input, the one waiting longest first."""
     waiting = [p for p in panes if p.kind == "agent" and p.state == State.AWAITING_INPUT.value]
     waiting.sort(key=lambda p: (p.since or 0.0, p.name))
@@ -72,9 +72,7 @@ def next_in(order: Sequence[str], current: str | None) -> str | None:
     return order[0]
 
 
-def next_waiting(
-    panes: Sequence[fleet_mod.PaneInfo], current_pane: str | None = None
-) -> str | None:
+def next_waiting(panes: Sequence[PaneInfo], current_pane: str | None = None) -> str | None:
     """The next session awaiting input, after the one in ``current_pane`` (a pane id)."""
     current = next((p.name for p in panes if p.pane_id == current_pane), None)
     return next_in(waiting_order(panes), current)
@@ -120,9 +118,9 @@ def install_back_key(tmux: Tmux) -> bool:
     return True
 
 
-def find_pane(tmux: Tmux, fleet: str, name: str) -> fleet_mod.PaneInfo:
+def find_pane(tmux: Tmux, fleet: str, name: str) -> PaneInfo:
     """The agent pane of session ``name`` in ``fleet``."""
-    for pane in fleet_mod.list_sessions(tmux, fleet):
+    for pane in list_sessions(tmux, fleet):
         if pane.name == name:
             return pane
     raise NotFoundError(
@@ -160,7 +158,7 @@ def current_pane(tmux: Tmux) -> str | None:
 
 def dashboard_pane(tmux: Tmux, fleet: str) -> str:
     """The pane of the fleet's dashboard window."""
-    for pane in fleet_mod.list_panes(tmux, fleet):
+    for pane in list_panes(tmux, fleet):
         if pane.kind == "dashboard":
             return pane.pane_id
     raise NotFoundError(

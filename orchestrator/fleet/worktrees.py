@@ -30,8 +30,8 @@ from orchestrator.git.worktree import (
 from orchestrator.tmux.client import TmuxCommand, tag
 
 if TYPE_CHECKING:
-    from orchestrator.fleet.up import PaneInfo
     from orchestrator.layout.load import Fleet, SessionPlan
+    from orchestrator.tmux.panes import PaneInfo
 
 TAGS = ("branch", "base", "worktree", "repo")
 """The pane tags (``@orc_<name>``) a worktree session carries."""

@@ -37,6 +37,7 @@ from orchestrator.fleet import up as fleet_mod
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
+from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -122,11 +123,11 @@ class Backend(Protocol):
         ...
 
 
-BranchLookup = Callable[[fleet_mod.PaneInfo], str]
+BranchLookup = Callable[[PaneInfo], str]
 """A session's pane -> what to show in its branch column."""
 
 
-def branch_text(pane: fleet_mod.PaneInfo) -> str:
+def branch_text(pane: PaneInfo) -> str:
     """A worktree session's progress against its base ("orc/dev-1: 2 ahead, 0 behind main,
     3 changed"), else the branch checked out in the session's folder."""
     found = session_worktrees.summary(pane)
@@ -194,8 +195,8 @@ class TmuxBackend:
 
     # -- states ----------------------------------------------------------------------------
 
-    def _list(self) -> tuple[list[fleet_mod.PaneInfo], set[str]]:
-        fmt = FIELD_SEP.join("#{" + f + "}" for f in fleet_mod.PANE_FIELDS)
+    def _list(self) -> tuple[list[PaneInfo], set[str]]:
+        fmt = FIELD_SEP.join("#{" + f + "}" for f in PANE_FIELDS)
         client_fmt = _CLIENT_MARK + "#{pane_id}"
         lines = self.tmux.run(
             ["list-panes", "-s", "-t", f"={self.fleet}:", "-F", fmt],
@@ -207,8 +208,8 @@ class TmuxBackend:
             if line.startswith(_CLIENT_MARK):
                 viewed.add(line[len(_CLIENT_MARK) :].strip())
             elif line:
-                row = dict(zip(fleet_mod.PANE_FIELDS, line.split(FIELD_SEP), strict=False))
-                pane = fleet_mod.PaneInfo.from_row(row)
+                row = dict(zip(PANE_FIELDS, line.split(FIELD_SEP), strict=False))
+                pane = PaneInfo.from_row(row)
                 if pane.kind == "agent" and pane.fleet == self.fleet:
                     panes.append(pane)
         return panes, viewed
@@ -223,7 +224,7 @@ class TmuxBackend:
             return {}
         return {str(s.get("name")): s for s in sessions if isinstance(s, dict)}
 
-    def _branch(self, pane: fleet_mod.PaneInfo, now: float) -> str:
+    def _branch(self, pane: PaneInfo, now: float) -> str:
         cached = self._branches.get(pane.name)
         if cached is None or now - cached[0] > BRANCH_TTL:
             cached = (now, self.branch_of(pane))
@@ -246,9 +247,7 @@ class TmuxBackend:
                 rows.append(self._row(pane, published.get(pane.name), now))
         return rows
 
-    def _row(
-        self, pane: fleet_mod.PaneInfo, pub: dict[str, object] | None, now: float
-    ) -> SessionRow:
+    def _row(self, pane: PaneInfo, pub: dict[str, object] | None, now: float) -> SessionRow:
         state, reason = fleet_mod.describe_state(pane)
         since, source, cpu, rss = pane.since or pane.started, pane.source, 0.0, 0
         if pub is not None and not pane.dead and pub.get("pane_id") == pane.pane_id:
@@ -305,7 +304,7 @@ class TmuxBackend:
 
     # -- actions ---------------------------------------------------------------------------
 
-    def _pane(self, name: str) -> fleet_mod.PaneInfo:
+    def _pane(self, name: str) -> PaneInfo:
         return jump_mod.find_pane(self.tmux, self.fleet, name)
 
     def preview(self, name: str) -> str:
@@ -323,7 +322,7 @@ class TmuxBackend:
         return jump_mod.jump_to_pane(self.tmux, self._pane(name).pane_id)
 
     def _panes(self, names: Sequence[str]) -> list[str]:
-        by_name = {p.name: p.pane_id for p in fleet_mod.list_sessions(self.tmux, self.fleet)}
+        by_name = {p.name: p.pane_id for p in list_sessions(self.tmux, self.fleet)}
         return [by_name[name] for name in names if name in by_name]
 
     def send_prompt(self, names: Sequence[str], text: str) -> None:

@@ -9,6 +9,7 @@ from orchestrator.errors import NotFoundError
 from orchestrator.fleet import up as fleet_mod
 from orchestrator.runtime import watcher_running
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
 
 if TYPE_CHECKING:
     from orchestrator.detect.model import Verdict
@@ -49,7 +50,7 @@ def _age(at: float | None, now: float) -> str:
 
 def explain(tmux: Tmux, name: str, fleet: str | None = None) -> str:
     """What each signal says about one session, with its evidence and age, and the verdict."""
-    panes = [pane for pane in fleet_mod.list_sessions(tmux, fleet) if pane.name == name]
+    panes = [pane for pane in list_sessions(tmux, fleet) if pane.name == name]
     if not panes:
         raise NotFoundError(
             f"no session named {name!r} on this tmux server",

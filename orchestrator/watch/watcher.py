@@ -44,11 +44,11 @@ from orchestrator.detect.process import ProcessTable, process_environ
 from orchestrator.detect.reconcile import STILL, ProcessFacts, SessionTracker
 from orchestrator.detect.registry import config_dir, read_entry
 from orchestrator.detect.screen import rules_for
-from orchestrator.fleet.up import PANE_FIELDS, PaneInfo
 from orchestrator.runtime import LockHeld, fleet_dir, fleet_lock, watcher_running
 from orchestrator.store.db import Store
 from orchestrator.subscribers import notify
 from orchestrator.tmux.client import Tmux, tag
+from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo
 
 log = logging.getLogger(__name__)
 
