@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from orchestrator.agents.claude import CLAUDE
 from orchestrator.detect.reconcile import ProcessFacts, SessionTracker
-from orchestrator.detect.screen import rules_for
 
 SEP = "\x1f"
 
@@ -43,7 +43,6 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_term)
     env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
     base = [args.tmux, "-L", args.socket]
-    rules = rules_for("claude")
     trackers: dict[str, SessionTracker] = {}
     published: dict[str, str] = {}
     calls = 0
@@ -63,7 +62,7 @@ def main() -> int:
                 pane_id, name, kind, dead = row.split(SEP)
                 if kind != "agent":
                     continue
-                tracker = trackers.setdefault(name, SessionTracker(rules=rules, started=started))
+                tracker = trackers.setdefault(name, CLAUDE.tracker(started))
                 tracker.facts = ProcessFacts(dead=dead == "1", dead_status=0)
                 if dead != "1":
                     screen = subprocess.run(

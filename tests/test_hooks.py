@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents import claude
+from orchestrator.agents.claude import CLAUDE
 from orchestrator.detect import hooks
 from orchestrator.detect.model import State
-from orchestrator.detect.reconcile import SessionTracker
-from orchestrator.detect.screen import rules_for
 
 
 def run_hook(files: hooks.HookFiles, payload: bytes) -> subprocess.CompletedProcess[bytes]:
@@ -24,7 +24,7 @@ def run_hook(files: hooks.HookFiles, payload: bytes) -> subprocess.CompletedProc
 
 @pytest.fixture
 def files(tmp_path: Path) -> hooks.HookFiles:
-    return hooks.prepare("fleet", "dev-1", tmp_path / "run")
+    return hooks.prepare("fleet", "dev-1", tmp_path / "run", settings=claude.settings)
 
 
 def event(name: str, session_id: str = "s-1", **data: object) -> bytes:
@@ -45,12 +45,12 @@ def test_files_are_private(files: hooks.HookFiles, tmp_path: Path) -> None:
 
 def test_settings_install_every_event(files: hooks.HookFiles) -> None:
     settings = json.loads(files.settings.read_text())
-    assert set(settings["hooks"]) == set(hooks.HOOK_EVENTS)
+    assert set(settings["hooks"]) == set(claude.HOOK_EVENTS)
     assert "python" not in files.settings.read_text()
 
 
 def test_prepare_again_keeps_the_token(files: hooks.HookFiles, tmp_path: Path) -> None:
-    again = hooks.prepare("fleet", "dev-1", tmp_path / "run")
+    again = hooks.prepare("fleet", "dev-1", tmp_path / "run", settings=claude.settings)
     assert again.token == files.token
     assert len(files.token) == 32
 
@@ -116,7 +116,7 @@ def test_events_of_another_claude_session_are_ignored(files: hooks.HookFiles) ->
 
 
 def test_hostile_events_leave_the_state_unchanged(files: hooks.HookFiles) -> None:
-    tracker = SessionTracker(rules=rules_for("claude"), started=0.0)
+    tracker = CLAUDE.tracker(started=0.0)
     reader = hooks.EventReader(files.events, files.token)
     run_hook(files, event("SessionStart", session_id="mine"))
     run_hook(files, event("Stop", session_id="mine"))
@@ -187,4 +187,4 @@ def test_state_of_events(
     parsed = hooks.HookEvent(
         at=1.0, name=name, session_id="s", data={"hook_event_name": name, **data}
     )
-    assert hooks.state_of(parsed) == expected
+    assert claude.state_of(parsed) == expected

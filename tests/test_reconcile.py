@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orchestrator.agents.claude import CLAUDE, RegistryEntry, registry_signal
 from orchestrator.detect.hooks import HookEvent
 from orchestrator.detect.model import Source, State
 from orchestrator.detect.reconcile import GRACE, STILL, ProcessFacts, SessionTracker
-from orchestrator.detect.registry import RegistryEntry
-from orchestrator.detect.screen import rules_for
 
 SCREENS = Path(__file__).parent / "screens" / "claude-2.1.197" / "w60"
 
@@ -22,7 +21,7 @@ def hook(name: str, at: float, **data: object) -> HookEvent:
 
 
 def tracker() -> SessionTracker:
-    return SessionTracker(rules=rules_for("claude"), started=0.0)
+    return CLAUDE.tracker(started=0.0)
 
 
 def test_permission_hook_then_screen_agree() -> None:
@@ -110,8 +109,8 @@ def test_agent_gone_from_under_a_shell_is_exited() -> None:
 
 def test_registry_decides_when_nothing_else_does(tmp_path: Path) -> None:
     t = tracker()
-    t.registry = RegistryEntry(
-        tmp_path / "1.json", 1, "s", "waiting", "permission prompt", 3.0, "2.1.197"
+    t.registry = registry_signal(
+        RegistryEntry(tmp_path / "1.json", 1, "s", "waiting", "permission prompt", 3.0, "2.1.197")
     )
     verdict, _ = t.decide(40.0)
     assert (verdict.state, verdict.source, verdict.reason) == (
@@ -128,7 +127,7 @@ def test_no_signal_is_starting_then_unknown() -> None:
 
 
 def test_events_from_before_the_agent_started_are_ignored() -> None:
-    t = SessionTracker(rules=rules_for("claude"), started=100.0)
+    t = CLAUDE.tracker(started=100.0)
     t.see_hooks([hook("SessionEnd", 50.0, reason="other")])
     assert t.decide(101.0)[0].state == State.STARTING
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.agents.catalog import rules_for
 from orchestrator.detect.model import State
-from orchestrator.detect.screen import classify, parse_rules, rules_for
+from orchestrator.detect.screen import classify, parse_rules
 
 SCREENS = Path(__file__).parent / "screens"
 CLAUDE = rules_for("claude")

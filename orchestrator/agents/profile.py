@@ -1,17 +1,29 @@
-"""Agent profiles: what each kind of agent runs by default and how to recognise it.
+"""What the tool needs to know of a kind of agent: the base that every agent module fills in.
 
-A profile is data. The detection rules for a profile's screens live with the detection code, keyed
-by the profile's name.
+An agent is one module here (``claude.py``, ``shell.py``, ...) defining an :class:`AgentProfile`,
+plus its screen rules beside it (``<name>.toml``, read by :meth:`AgentProfile.rules`). A profile
+says how the agent is launched (its default command, our hooks), how to read its hook events, how
+to continue one of its conversations, and where it reports its own status. The watcher and the
+fleet ask the profile; they know no agent by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from orchestrator.detect.hooks import HookEvent
+from orchestrator.detect.model import Signal, State
+from orchestrator.detect.reconcile import SessionTracker
+from orchestrator.detect.screen import RuleSet, parse_rules
 
 
 @dataclass(frozen=True)
 class AgentProfile:
-    """A kind of agent the tool knows how to launch and watch."""
+    """A kind of agent the tool knows how to launch and watch. The base is a plain program."""
 
     name: str
     command: tuple[str, ...]
@@ -21,24 +33,52 @@ class AgentProfile:
     install_hint: str = ""
     """What to tell a user whose PATH lacks the command."""
     hooks: bool = False
-    """Whether the agent takes Claude Code style hooks through a ``--settings`` file."""
+    """Whether the agent reports its events through our hook files."""
+    resume_flag: str = ""
+    """The flag that continues a conversation by its id (empty: the agent cannot resume one)."""
+
+    def launch_argv(
+        self, fleet: str, session: str, argv: Sequence[str], runtime: Path | None = None
+    ) -> list[str]:
+        """The argv a session of this agent runs: its planned argv, plus whatever wires our
+        hooks into it."""
+        del fleet, session, runtime
+        return list(argv)
+
+    def resume_args(self, conversation: str | None) -> list[str]:
+        """The arguments that continue ``conversation`` (none when there is nothing to resume)."""
+        if not conversation or not self.resume_flag:
+            return []
+        return [self.resume_flag, conversation]
+
+    def hook_state(self, event: HookEvent) -> tuple[State, str] | None:
+        """The state one of the agent's hook events announces, with its reason (None: says
+        nothing)."""
+        del event
+        return None
+
+    def status_folder(self, environ: dict[str, str]) -> Path | None:
+        """Where a process of this agent with this environment reports its own status."""
+        del environ
+        return None
+
+    def status_signal(self, folder: Path, pid: int) -> Signal | None:
+        """What the agent's own status report says about process ``pid`` (None: no report)."""
+        del folder, pid
+        return None
+
+    def tracker(self, started: float) -> SessionTracker:
+        """A fresh tracker of one session of this agent, whose process started at ``started``."""
+        return SessionTracker(rules=self.rules(), started=started, hook_state_of=self.hook_state)
+
+    def rules(self) -> RuleSet | None:
+        """The agent's screen rules (``<name>.toml`` beside its module), None when it has none."""
+        return _packaged_rules(self.name)
 
 
-CLAUDE = AgentProfile(
-    name="claude",
-    command=("claude",),
-    process_names=("claude",),
-    install_hint=(
-        "install Claude Code (`npm install -g @anthropic-ai/claude-code`), or use "
-        '`agent = "shell"` with a `command`'
-    ),
-    hooks=True,
-)
-
-SHELL = AgentProfile(
-    name="shell",
-    command=(),  # the user's $SHELL
-    install_hint="give the full path of the program in `command`",
-)
-
-PROFILES: dict[str, AgentProfile] = {profile.name: profile for profile in (CLAUDE, SHELL)}
+@cache
+def _packaged_rules(name: str) -> RuleSet | None:
+    resource = resources.files(__package__ or "orchestrator.agents").joinpath(f"{name}.toml")
+    if not resource.is_file():
+        return None
+    return parse_rules(name, resource.read_text("utf-8"))

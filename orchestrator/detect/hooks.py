@@ -1,10 +1,10 @@
-"""Claude Code hooks: the per-session settings file, the hook command, and reading its events.
+"""Hook files: a session's private folder, the hook command that appends events, and reading them.
 
-``up`` starts each Claude session with ``--settings <file>``; Claude merges those hooks with the
-user's own settings (which are never edited). Every hook runs one tiny ``sh`` command that appends
-the event to the session's private ``events.jsonl`` (about 5 ms; a Python hook would cost 35-90 ms
-in Claude's path). The command always exits 0, so a full disk or a removed folder never blocks or
-fails Claude.
+An agent that takes hooks (Claude Code through ``--settings``) gets a settings document, written
+here, whose every hook runs one tiny ``sh`` command that appends the event to the session's private
+``events.jsonl`` (about 5 ms; a Python hook would cost 35-90 ms in the agent's path). The command
+always exits 0, so a full disk or a removed folder never blocks or fails the agent. What an event
+means is the agent module's business (``orchestrator/agents/``).
 
 Trust: the folder is 0700 and its files 0600, and each line starts with a random token that only
 this session's settings file knows, so a line written by anything else is ignored; an event whose
@@ -13,31 +13,17 @@ this session's settings file knows, so a line written by anything else is ignore
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orchestrator import paths
-from orchestrator.detect.model import State
 
-HOOK_EVENTS = (
-    "SessionStart",
-    "UserPromptSubmit",
-    "PreToolUse",
-    "PostToolUse",
-    "PermissionRequest",
-    "Notification",
-    "Stop",
-    "StopFailure",
-    "SubagentStop",
-    "PreCompact",
-    "SessionEnd",
-)
 MAX_LINE = 65536
 """Longer event lines are cut by the hook command (and then fail to parse, and are ignored)."""
 MAX_READ = 4 * 1024 * 1024
@@ -60,14 +46,6 @@ def hook_command(events: Path, token: str) -> str:
     )
 
 
-def settings(
-    events: Path, token: str, events_names: tuple[str, ...] = HOOK_EVENTS
-) -> dict[str, Any]:
-    """The ``--settings`` document that installs our hooks."""
-    command = {"type": "command", "command": hook_command(events, token), "timeout": 5}
-    return {"hooks": {name: [{"matcher": "*", "hooks": [command]}] for name in events_names}}
-
-
 @dataclass(frozen=True)
 class HookFiles:
     """Where one session's hook files are."""
@@ -78,8 +56,15 @@ class HookFiles:
     token: str
 
 
-def prepare(fleet: str, session: str, runtime: Path | None = None) -> HookFiles:
-    """Create (or reuse) a session's private hook folder, token and settings file."""
+SettingsDocument = Callable[[Path, str], dict[str, Any]]
+"""Builds an agent's settings document from the events file and the token its hooks use."""
+
+
+def prepare(
+    fleet: str, session: str, runtime: Path | None = None, *, settings: SettingsDocument
+) -> HookFiles:
+    """Create (or reuse) a session's private hook folder and token, and write its settings file
+    (the document ``settings`` builds)."""
     folder = session_dir(fleet, session, runtime)
     # Every level is made private, not just the leaf: the runtime folder may be new too.
     for level in (folder.parents[2], folder.parents[1], folder.parent, folder):
@@ -191,66 +176,3 @@ class EventReader:
                 continue
             events.append(event)
         return events
-
-
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _relative(path: str, cwd: str) -> str:
-    with contextlib.suppress(ValueError):
-        return str(Path(path).relative_to(cwd))
-    return path
-
-
-def tool_reason(tool: str, tool_input: Any, cwd: str = "") -> str:
-    """A person's summary of what a tool wants: "Bash: npm test", "permission to write x"."""
-    data = tool_input if isinstance(tool_input, dict) else {}
-    if tool == "Bash" and isinstance(data.get("command"), str):
-        return _short(f"Bash: {data['command']}")
-    if tool == "AskUserQuestion":
-        questions = data.get("questions")
-        if isinstance(questions, list) and questions and isinstance(questions[0], dict):
-            return _short(f"question: {questions[0].get('question', '')}")
-        return "question"
-    target = data.get("file_path") or data.get("notebook_path") or data.get("path")
-    verbs = {"Write": "write", "Edit": "edit", "MultiEdit": "edit", "NotebookEdit": "edit"}
-    if isinstance(target, str) and tool in verbs:
-        return _short(f"permission to {verbs[tool]} {_relative(target, cwd)}")
-    if tool == "WebFetch" and isinstance(data.get("url"), str):
-        return _short(f"WebFetch: {data['url']}")
-    return f"permission for {tool}" if tool else "permission"
-
-
-def state_of(event: HookEvent) -> tuple[State, str] | None:
-    """The state a hook event announces, with its reason; None for events that say nothing."""
-    data = event.data
-    tool = str(data.get("tool_name", ""))
-    cwd = str(data.get("cwd", ""))
-    match event.name:
-        case "SessionStart":
-            return State.IDLE, f"session started ({data.get('source', 'startup')})"
-        case "UserPromptSubmit":
-            return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
-        case "PreToolUse" | "PostToolUse":
-            if tool == "AskUserQuestion" and event.name == "PreToolUse":
-                return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
-            return State.WORKING, _short(f"{tool}") if tool else "working"
-        case "PermissionRequest":
-            return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
-        case "Notification":
-            # permission_prompt notifications arrive seconds late, even after the prompt was
-            # dismissed, so they would flip a session back to awaiting: PermissionRequest is the
-            # edge we use. Notifications stay in the log as evidence only.
-            return None
-        case "Stop" | "SubagentStop":
-            return (State.IDLE, "turn finished") if event.name == "Stop" else None
-        case "StopFailure":
-            return State.IDLE, _short(
-                "turn failed: " + str(data.get("error", data.get("reason", "")))
-            )
-        case "SessionEnd":
-            return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
-        case _:
-            return None

@@ -10,18 +10,19 @@ Order of trust:
    or says nothing; once the screen has shown something else for longer, the screen wins.
 4. **screen, working/idle**: the latest marker on screen; idle only once the screen has been still
    for ``STILL`` seconds (a spinner between two frames looks like a prompt).
-5. **registry**: Claude's own status file, when nothing above decided.
+5. **registry**: the agent's own status file (Claude's session registry), when nothing above
+   decided.
 
 Each verdict keeps every signal, so ``explain`` can show what each source said and why one won.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orchestrator.detect.hooks import HookEvent, state_of
+from orchestrator.detect.hooks import HookEvent
 from orchestrator.detect.model import NO_STATUS, Signal, Source, State, Verdict
-from orchestrator.detect.registry import RegistryEntry
 from orchestrator.detect.screen import RuleSet, ScreenMatch, classify
 
 GRACE = 2.0
@@ -73,14 +74,13 @@ def hook_signal(event: HookEvent | None, state: tuple[State, str] | None) -> Sig
     return Signal(Source.HOOK, state[0], state[1], event.at, event.name)
 
 
-def registry_signal(entry: RegistryEntry | None) -> Signal:
-    """Claude's registry's word."""
-    if entry is None or entry.state is None:
-        return Signal(Source.REGISTRY, None, "no registry entry")
-    reason = entry.waiting_for or entry.status
-    return Signal(
-        Source.REGISTRY, entry.state, reason, entry.updated, f"{entry.path.name}: {entry.status}"
-    )
+NO_REGISTRY = Signal(Source.REGISTRY, None, "no registry entry")
+"""The registry's word when the agent keeps none, or has no entry for the process."""
+
+
+def _no_hook_state(event: HookEvent) -> tuple[State, str] | None:
+    del event
+    return None
 
 
 @dataclass
@@ -89,6 +89,8 @@ class SessionTracker:
 
     rules: RuleSet | None
     started: float
+    hook_state_of: Callable[[HookEvent], tuple[State, str] | None] = _no_hook_state
+    """What one of the agent's hook events announces (the agent profile's ``hook_state``)."""
     has_hooks: bool = False
     screen_text: str = ""
     screen_changed: float = 0.0
@@ -96,7 +98,8 @@ class SessionTracker:
     match: ScreenMatch | None = None
     hook_event: HookEvent | None = None
     hook_state: tuple[State, str] | None = None
-    registry: RegistryEntry | None = None
+    registry: Signal | None = None
+    """The agent's own status report (Claude's session registry), when it keeps one."""
     facts: ProcessFacts = field(default_factory=ProcessFacts)
     verdict: Verdict | None = None
     since: float = 0.0
@@ -118,7 +121,7 @@ class SessionTracker:
         for event in events:
             if event.at < self.started - 1.0:
                 continue
-            state = state_of(event)
+            state = self.hook_state_of(event)
             if state is not None:
                 self.hook_event, self.hook_state = event, state
 
@@ -171,7 +174,7 @@ class SessionTracker:
         proc = process_signal(self.facts, now, age)
         hook = hook_signal(self.hook_event, self.hook_state)
         screen = self.screen_signal(now)
-        registry = registry_signal(self.registry)
+        registry = self.registry or NO_REGISTRY
         signals = (proc, hook, screen, registry)
 
         def verdict(signal: Signal, note: str, reason: str | None = None) -> Verdict:
@@ -218,7 +221,7 @@ class SessionTracker:
         if hook.state is not None:
             return verdict(hook, "latest hook event")
         if registry.state is not None:
-            return verdict(registry, "Claude's session registry")
+            return verdict(registry, "the agent's session registry")
         if screen.state is not None:
             return verdict(screen, "screen activity")
         settling = self.match is not None and self.match.state == State.IDLE

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from orchestrator.detect.model import State
 
@@ -72,15 +70,6 @@ def parse_rules(profile: str, text: str) -> RuleSet:
         )
     rules.sort(key=lambda rule: PRIORITY[rule.state])
     return RuleSet(profile=profile, region=int(data.get("region", 30)), rules=tuple(rules))
-
-
-@cache
-def rules_for(profile: str) -> RuleSet | None:
-    """The packaged rule set of a profile, or None when the profile has no screen rules."""
-    resource = resources.files("orchestrator.agents").joinpath(f"{profile}.toml")
-    if not resource.is_file():
-        return None
-    return parse_rules(profile, resource.read_text("utf-8"))
 
 
 def bottom(screen: str, region: int) -> list[str]:

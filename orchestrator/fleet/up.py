@@ -57,21 +57,15 @@ def _command_args(argv: Sequence[str]) -> list[str]:
     return list(argv)
 
 
-def resume_args(plan: SessionPlan, resume_id: str | None) -> list[str]:
-    """The arguments that make a session continue conversation ``resume_id`` (Claude only)."""
-    if not resume_id or not plan.agent.hooks:
-        return []
-    return ["--resume", resume_id]
-
-
 def _pane_spec(
     fleet: Fleet, plan: SessionPlan, resume_id: str | None = None
 ) -> tuple[list[str], list[str]]:
     """The ``-c/-e`` options and the command for a session's pane."""
-    from orchestrator.agents import launch
-
     env = session_env(fleet, plan)
-    argv = [*launch.agent_argv(fleet.name, plan), *resume_args(plan, resume_id)]
+    argv = [
+        *plan.agent.launch_argv(fleet.name, plan.name, plan.argv),
+        *plan.agent.resume_args(resume_id),
+    ]
     options = ["-c", escape_format(str(plan.cwd))]
     for key, value in env.items():
         options += ["-e", f"{key}={value}"]
@@ -90,7 +84,7 @@ def _tag_pane(
         "cwd": str(plan.cwd),
         "started": f"{time.time():.3f}",
         # The conversation this run continues: its layout prompt was sent in an earlier run.
-        "resumed": (resume_id or "") if resume_args(plan, resume_id) else "",
+        "resumed": (resume_id or "") if plan.agent.resume_args(resume_id) else "",
     }
     commands: list[TmuxCommand] = [
         ["set-option", "-p", "-t", target, tag(key), value] for key, value in tags.items()
@@ -402,7 +396,7 @@ def restart_session(
     except BaseException:
         prepared.undo()
         raise
-    resumed = resume_id if resume_args(plan, resume_id) else None
+    resumed = resume_id if plan.agent.resume_args(resume_id) else None
     return RestartReport(fleet_name, name, pane.pane_id, command[1:], resumed)
 
 

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import orchestrator
 from orchestrator import paths
-from orchestrator.agents.profile import PROFILES, AgentProfile
+from orchestrator.agents.catalog import PROFILES
+from orchestrator.agents.profile import AgentProfile
 from orchestrator.errors import LayoutError
 from orchestrator.git.worktree import DEFAULT_PREFIX, WorktreeSettings, WorktreeSpec
 

@@ -138,7 +138,7 @@ def resumable(store: Store, fleet: Fleet) -> dict[str, ClaudeSession]:
     """
     found: dict[str, ClaudeSession] = {}
     for plan in fleet.sessions:
-        if not plan.agent.hooks:
+        if not plan.agent.resume_flag:
             continue
         latest = store.latest_claude_session(fleet.name, plan.name)
         if latest is None:

@@ -28,7 +28,7 @@ from typing import Protocol
 import watchfiles
 
 from orchestrator import paths
-from orchestrator.agents.profile import PROFILES
+from orchestrator.agents.catalog import PROFILES
 from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError

@@ -37,13 +37,11 @@ from pathlib import Path
 import watchfiles
 
 from orchestrator import paths
-from orchestrator.agents.profile import PROFILES
+from orchestrator.agents.catalog import PROFILES
 from orchestrator.detect import hooks
 from orchestrator.detect.model import Source, State, Verdict
 from orchestrator.detect.process import ProcessTable, process_environ
 from orchestrator.detect.reconcile import STILL, ProcessFacts, SessionTracker
-from orchestrator.detect.registry import config_dir, read_entry
-from orchestrator.detect.screen import rules_for
 from orchestrator.runtime import LockHeld, fleet_dir, fleet_lock, watcher_running
 from orchestrator.store.db import Store
 from orchestrator.subscribers import notify
@@ -451,8 +449,8 @@ class Watcher:
 
     def _adopt(self, pane: PaneInfo, now: float) -> _Watched:
         profile = PROFILES.get(pane.agent)
-        rules = rules_for(pane.agent) if profile else None
-        tracker = SessionTracker(rules=rules, started=pane.started or now)
+        started = pane.started or now
+        tracker = profile.tracker(started) if profile else SessionTracker(None, started)
         reader = None
         folder = hooks.session_dir(self.fleet, pane.name, self.runtime)
         token = hooks.read_token(folder) if profile and profile.hooks else None
@@ -494,9 +492,9 @@ class Watcher:
             tree = self.processes.tree(pane.pane_pid, names)
             watched.cpu, watched.rss = tree.cpu, tree.rss
             alive = (tree.agent is not None) if names else None
-            if tree.agent is not None and tree.agent.pid != watched.pid:
+            if profile is not None and tree.agent is not None and tree.agent.pid != watched.pid:
                 watched.pid = tree.agent.pid
-                watched.config = config_dir(process_environ(tree.agent.pid))
+                watched.config = profile.status_folder(process_environ(tree.agent.pid))
             facts = watched.tracker.facts
             if facts.agent_alive != alive:
                 watched.dirty = True
@@ -510,8 +508,9 @@ class Watcher:
             self._read_registry(watched)
 
     def _read_registry(self, watched: _Watched) -> None:
-        if watched.config is not None and watched.pid is not None:
-            watched.tracker.registry = read_entry(watched.config, watched.pid)
+        profile = PROFILES.get(watched.pane.agent)
+        if profile is not None and watched.config is not None and watched.pid is not None:
+            watched.tracker.registry = profile.status_signal(watched.config, watched.pid)
 
     def _capture(self, due: list[_Watched], now: float) -> None:
         commands: list[list[str]] = []

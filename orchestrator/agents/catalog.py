@@ -1,0 +1,16 @@
+"""Every agent the tool knows, by name: the one place a new agent module is added."""
+
+from __future__ import annotations
+
+from orchestrator.agents.claude import CLAUDE
+from orchestrator.agents.profile import AgentProfile
+from orchestrator.agents.shell import SHELL
+from orchestrator.detect.screen import RuleSet
+
+PROFILES: dict[str, AgentProfile] = {profile.name: profile for profile in (CLAUDE, SHELL)}
+
+
+def rules_for(name: str) -> RuleSet | None:
+    """The screen rules of agent ``name``; None for an unknown agent or one without rules."""
+    profile = PROFILES.get(name)
+    return profile.rules() if profile else None

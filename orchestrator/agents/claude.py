@@ -1,0 +1,225 @@
+"""Claude Code: how it is launched with our hooks, what its hook events and its own session
+registry say, and how a conversation is resumed. Its screen rules are ``claude.toml`` beside this.
+
+``up`` starts each Claude session with ``--settings <file>``; Claude merges those hooks with the
+user's own settings (which are never edited). Conversations are continued with
+``claude --resume <id>``; the id comes from the SessionStart hook (the history keeps it).
+
+Claude's session registry, ``<config>/sessions/<pid>.json``, is undocumented and written by Claude
+while it runs, e.g. ``{"pid": 123, "sessionId": "...", "procStart": "204050", "status": "waiting",
+"waitingFor": "permission prompt", "statusUpdatedAt": 1763800000000}``. It is used when present,
+ignored when not; an entry whose ``procStart`` differs from the live process's start time belongs
+to an earlier process that had the same PID, and is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.agents.profile import AgentProfile
+from orchestrator.detect import hooks
+from orchestrator.detect.hooks import HookEvent
+from orchestrator.detect.model import Signal, Source, State
+from orchestrator.detect.process import proc_start_ticks
+
+HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "StopFailure",
+    "SubagentStop",
+    "PreCompact",
+    "SessionEnd",
+)
+"""The hook events Claude reports to us."""
+
+
+def settings(
+    events: Path, token: str, events_names: tuple[str, ...] = HOOK_EVENTS
+) -> dict[str, Any]:
+    """The ``--settings`` document that installs our hooks."""
+    command = {"type": "command", "command": hooks.hook_command(events, token), "timeout": 5}
+    return {"hooks": {name: [{"matcher": "*", "hooks": [command]}] for name in events_names}}
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _relative(path: str, cwd: str) -> str:
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(cwd))
+    return path
+
+
+def tool_reason(tool: str, tool_input: Any, cwd: str = "") -> str:
+    """A person's summary of what a tool wants: "Bash: npm test", "permission to write x"."""
+    data = tool_input if isinstance(tool_input, dict) else {}
+    if tool == "Bash" and isinstance(data.get("command"), str):
+        return _short(f"Bash: {data['command']}")
+    if tool == "AskUserQuestion":
+        questions = data.get("questions")
+        if isinstance(questions, list) and questions and isinstance(questions[0], dict):
+            return _short(f"question: {questions[0].get('question', '')}")
+        return "question"
+    target = data.get("file_path") or data.get("notebook_path") or data.get("path")
+    verbs = {"Write": "write", "Edit": "edit", "MultiEdit": "edit", "NotebookEdit": "edit"}
+    if isinstance(target, str) and tool in verbs:
+        return _short(f"permission to {verbs[tool]} {_relative(target, cwd)}")
+    if tool == "WebFetch" and isinstance(data.get("url"), str):
+        return _short(f"WebFetch: {data['url']}")
+    return f"permission for {tool}" if tool else "permission"
+
+
+def state_of(event: HookEvent) -> tuple[State, str] | None:
+    """The state a hook event announces, with its reason; None for events that say nothing."""
+    data = event.data
+    tool = str(data.get("tool_name", ""))
+    cwd = str(data.get("cwd", ""))
+    match event.name:
+        case "SessionStart":
+            return State.IDLE, f"session started ({data.get('source', 'startup')})"
+        case "UserPromptSubmit":
+            return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
+        case "PreToolUse" | "PostToolUse":
+            if tool == "AskUserQuestion" and event.name == "PreToolUse":
+                return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
+            return State.WORKING, _short(f"{tool}") if tool else "working"
+        case "PermissionRequest":
+            return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
+        case "Notification":
+            # permission_prompt notifications arrive seconds late, even after the prompt was
+            # dismissed, so they would flip a session back to awaiting: PermissionRequest is the
+            # edge we use. Notifications stay in the log as evidence only.
+            return None
+        case "Stop" | "SubagentStop":
+            return (State.IDLE, "turn finished") if event.name == "Stop" else None
+        case "StopFailure":
+            return State.IDLE, _short(
+                "turn failed: " + str(data.get("error", data.get("reason", "")))
+            )
+        case "SessionEnd":
+            return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
+        case _:
+            return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The session registry
+
+STATUS = {"busy": State.WORKING, "idle": State.IDLE, "waiting": State.AWAITING_INPUT}
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """What Claude's registry says about one process."""
+
+    path: Path
+    pid: int
+    session_id: str
+    status: str
+    waiting_for: str
+    updated: float | None
+    version: str
+
+    @property
+    def state(self) -> State | None:
+        """The state this entry stands for, if its status is one we know."""
+        return STATUS.get(self.status)
+
+
+def config_dir(environ: dict[str, str]) -> Path | None:
+    """Claude's config folder for a process with this environment."""
+    if environ.get("CLAUDE_CONFIG_DIR"):
+        return Path(environ["CLAUDE_CONFIG_DIR"])
+    home = environ.get("HOME") or os.environ.get("HOME")
+    return Path(home) / ".claude" if home else None
+
+
+def read_entry(folder: Path, pid: int) -> RegistryEntry | None:
+    """The registry entry of a live process, or None (missing, unreadable, or a reused PID)."""
+    path = folder / "sessions" / f"{pid}.json"
+    try:
+        data: Any = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("pid") not in (pid, str(pid)):
+        return None
+    recorded = data.get("procStart")
+    if recorded is not None and str(recorded) != proc_start_ticks(pid):
+        return None
+    updated = data.get("statusUpdatedAt")
+    return RegistryEntry(
+        path=path,
+        pid=pid,
+        session_id=str(data.get("sessionId", "")),
+        status=str(data.get("status", "")),
+        waiting_for=str(data.get("waitingFor", "")),
+        updated=float(updated) / 1000 if isinstance(updated, int | float) else None,
+        version=str(data.get("version", "")),
+    )
+
+
+def registry_signal(entry: RegistryEntry | None) -> Signal | None:
+    """The registry's word on a process, as a signal (None when there is no usable entry)."""
+    if entry is None or entry.state is None:
+        return None
+    reason = entry.waiting_for or entry.status
+    return Signal(
+        Source.REGISTRY, entry.state, reason, entry.updated, f"{entry.path.name}: {entry.status}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The profile
+
+
+@dataclass(frozen=True)
+class ClaudeCode(AgentProfile):
+    """Claude Code: hooks through ``--settings``, ``--resume <id>``, a session registry."""
+
+    def launch_argv(
+        self, fleet: str, session: str, argv: Sequence[str], runtime: Path | None = None
+    ) -> list[str]:
+        """Claude itself gets our hooks through ``--settings``; a wrapper command is left alone."""
+        args = list(argv)
+        if args and Path(args[0]).name in self.process_names:
+            files = hooks.prepare(fleet, session, runtime, settings=settings)
+            args = [args[0], "--settings", str(files.settings), *args[1:]]
+        return args
+
+    def hook_state(self, event: HookEvent) -> tuple[State, str] | None:
+        """See :func:`state_of`."""
+        return state_of(event)
+
+    def status_folder(self, environ: dict[str, str]) -> Path | None:
+        """Claude's config folder for a process with this environment."""
+        return config_dir(environ)
+
+    def status_signal(self, folder: Path, pid: int) -> Signal | None:
+        """The session registry's word on ``pid``."""
+        return registry_signal(read_entry(folder, pid))
+
+
+CLAUDE = ClaudeCode(
+    name="claude",
+    command=("claude",),
+    process_names=("claude",),
+    install_hint=(
+        "install Claude Code (`npm install -g @anthropic-ai/claude-code`), or use "
+        '`agent = "shell"` with a `command`'
+    ),
+    hooks=True,
+    resume_flag="--resume",
+)
