@@ -11,6 +11,7 @@ from orchestrator import paths
 from orchestrator.cli.main import main
 from orchestrator.errors import LayoutError
 from orchestrator.layout import load as layout
+from orchestrator.layout.model import json_schema
 
 GOOD = """\
 name = "team"
@@ -241,11 +242,11 @@ def test_every_shipped_layout_and_example_validates(
 
 def test_schema_file_is_current(repo_root: Path) -> None:
     on_disk = json.loads((repo_root / "layouts" / "schema.json").read_text())
-    assert on_disk == layout.json_schema(), "run: orchestrator schema -o layouts/schema.json"
+    assert on_disk == json_schema(), "run: orchestrator schema -o layouts/schema.json"
 
 
 def test_schema_rejects_unknown_keys() -> None:
-    schema = layout.json_schema()
+    schema = json_schema()
     assert schema["additionalProperties"] is False
     assert schema["$defs"]["Session"]["additionalProperties"] is False
     assert "description" in schema["$defs"]["Session"]["properties"]["prompt"]

@@ -19,7 +19,7 @@ from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
 
 if TYPE_CHECKING:
-    from orchestrator.layout import load as layout
+    pass
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -185,7 +185,7 @@ def _up(args: argparse.Namespace) -> int:
     return fleet.attach(tmux, report.fleet, f"={report.fleet}:{fleet.AGENTS_WINDOW}")
 
 
-def _resume_choice(plan: layout.Fleet, wanted: bool | None) -> dict[str, str]:
+def _resume_choice(plan: Fleet, wanted: bool | None) -> dict[str, str]:
     """Which of a vanished fleet's Claude conversations to continue: all with --resume, none
     with --no-resume, else asked one by one in a terminal; without one, none (and how to)."""
     from orchestrator.store import history
@@ -347,9 +347,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from orchestrator.layout import load as layout
+    from orchestrator.layout.model import json_schema
 
-    text = json.dumps(layout.json_schema(), indent=2) + "\n"
+    text = json.dumps(json_schema(), indent=2) + "\n"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:  # noqa: PTH123
             out.write(text)

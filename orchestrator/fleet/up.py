@@ -31,7 +31,7 @@ from orchestrator.tmux.panes import PaneInfo, fleet_names, list_panes, list_sess
 
 if TYPE_CHECKING:
     # Layouts (pydantic) are loaded only by commands that launch: `status` stays fast.
-    from orchestrator.layout.load import Fleet, SessionPlan
+    from orchestrator.layout.plan import Fleet, SessionPlan
 
 AGENTS_WINDOW = "agents"
 DASHBOARD_WINDOW = "dashboard"
@@ -357,7 +357,7 @@ def restart_session(
     simply start again. A session whose agent still runs is refused unless ``force``, which
     kills it first. A session whose pane is gone gets a new one.
     """
-    from orchestrator.layout.load import Fleet, load_fleet
+    from orchestrator.layout.load import load_fleet
 
     plan_fleet = load_fleet(layout_source(tmux, fleet_name))
     plans = [plan for plan in plan_fleet.sessions if plan.name == name]

@@ -30,7 +30,7 @@ from orchestrator.git.worktree import (
 from orchestrator.tmux.client import TmuxCommand, tag
 
 if TYPE_CHECKING:
-    from orchestrator.layout.load import Fleet, SessionPlan
+    from orchestrator.layout.plan import Fleet, SessionPlan
     from orchestrator.tmux.panes import PaneInfo
 
 TAGS = ("branch", "base", "worktree", "repo")

@@ -16,7 +16,7 @@ from orchestrator.errors import NotFoundError
 from orchestrator.store.db import ClaudeSession, Prompt, Store, Transition
 
 if TYPE_CHECKING:
-    from orchestrator.layout.load import Fleet
+    from orchestrator.layout.plan import Fleet
 
 
 def recovery_message(store: Store) -> str | None:
