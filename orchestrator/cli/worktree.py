@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from orchestrator.cli.common import CommandFactory, Handler, tmux_of
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.git import worktree
@@ -21,12 +22,8 @@ from orchestrator.git.worktree import CleanItem, WorktreeSettings
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
 
-Handler = Callable[[argparse.Namespace], int]
-CommandFactory = Callable[[str, str, Handler], argparse.ArgumentParser]
-TmuxOf = Callable[[argparse.Namespace], Tmux]
 
-
-def add_commands(command: CommandFactory, tmux_of: TmuxOf) -> None:
+def add_commands(command: CommandFactory) -> None:
     """Declare ``diff``, ``merge`` and ``clean`` with the CLI's own ``command`` helper."""
 
     def bound(handler: Callable[[argparse.Namespace, Tmux], int]) -> Handler:

@@ -20,18 +20,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator import paths
 from orchestrator.detect.model import NO_STATUS
 from orchestrator.errors import NotFoundError, OrchestratorError, TmuxError
 from orchestrator.fleet import worktrees as session_worktrees
+from orchestrator.layout.plan import Fleet, SessionPlan
 from orchestrator.tmux.client import Tmux, TmuxCommand, escape_format, tag, tmux_version
 from orchestrator.tmux.panes import PaneInfo, fleet_names, list_panes, list_sessions
-
-if TYPE_CHECKING:
-    # Layouts (pydantic) are loaded only by commands that launch: `status` stays fast.
-    from orchestrator.layout.plan import Fleet, SessionPlan
 
 AGENTS_WINDOW = "agents"
 DASHBOARD_WINDOW = "dashboard"

@@ -1,0 +1,194 @@
+"""The commands that run a fleet: `up`, `down`, `restart`, `dashboard`, `jump` and `watch`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from orchestrator import DEFAULT_LAYOUT
+from orchestrator.cli.common import CommandFactory, tmux_of, warn
+from orchestrator.errors import OrchestratorError
+from orchestrator.fleet import up as fleet
+from orchestrator.tmux.panes import list_sessions
+
+if TYPE_CHECKING:
+    from orchestrator.layout.plan import Fleet
+
+
+def add_commands(command: CommandFactory) -> None:
+    """Declare the fleet commands."""
+    up = command("up", "Launch a fleet from a layout, or start what is missing in a live one.", _up)
+    up.add_argument(
+        "layout",
+        nargs="?",
+        help=f"layout file or name (default: {DEFAULT_LAYOUT}); see `orchestrator layouts`",
+    )
+    up.add_argument("-d", "--detach", action="store_true", help="do not attach to the fleet")
+    up.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="when the fleet is recreated, continue each Claude session's last conversation "
+        "(default: ask when run in a terminal, else do not)",
+    )
+
+    down = command("down", "End a fleet (its tmux session) and nothing else.", _down)
+    down.add_argument("fleet", nargs="?", help="fleet name (default: the only or current fleet)")
+
+    restart = command(
+        "restart",
+        "Start an exited session again; a Claude session continues its conversation.",
+        _restart,
+    )
+    restart.add_argument("name", help="session name")
+    restart.add_argument("--fleet", help="fleet name (default: the only or current)")
+    restart.add_argument(
+        "--force", action="store_true", help="end the session first if it is still running"
+    )
+    restart.add_argument(
+        "--no-resume", action="store_true", help="start a new conversation instead of resuming"
+    )
+
+    dashboard = command("dashboard", "Show the fleet's sessions and their states.", _dashboard)
+    dashboard.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+
+    jump = command(
+        "jump",
+        "Go to a session's pane, the next one awaiting input, or the dashboard.",
+        _jump,
+    )
+    target = jump.add_mutually_exclusive_group()
+    target.add_argument("name", nargs="?", help="session name")
+    target.add_argument(
+        "--next", action="store_true", help="the next session awaiting input (oldest first)"
+    )
+    target.add_argument("--dashboard", action="store_true", help="the fleet's dashboard window")
+    jump.add_argument("--fleet", help="fleet name (default: the only or current)")
+
+    watch = command(
+        "watch", "Run the fleet's watcher in the foreground (`up` starts one for you).", _watch
+    )
+    watch.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+
+
+def _up(args: argparse.Namespace) -> int:
+    from orchestrator.layout import load as layout
+
+    plan = layout.load_fleet(args.layout)
+    tmux = tmux_of(args)
+    resume = None if tmux.has_session(plan.name) else _resume_choice(plan, args.resume)
+    report = fleet.up(plan, tmux, resume=resume)
+    if report.created:
+        print(
+            f"fleet {report.fleet}: started {len(report.started)} session(s) "
+            f"({', '.join(report.started)}) in {report.seconds * 1000:.0f} ms"
+        )
+    else:
+        print(f"fleet {report.fleet} is already up")
+        for label, names in (
+            ("running", report.running),
+            ("started", report.started),
+            ("restarted", report.restarted),
+        ):
+            if names:
+                print(f"  {label}: {', '.join(names)}")
+        for kind, what in report.services.items():
+            if what != "running":
+                print(f"  {kind}: {what}")
+    if args.detach:
+        flag = f" -L {tmux.socket_name}" if tmux.socket_name else ""
+        print(f"attach with: tmux{flag} attach -t {report.fleet}")
+        return 0
+    return fleet.attach(tmux, report.fleet, f"={report.fleet}:{fleet.AGENTS_WINDOW}")
+
+
+def _resume_choice(plan: Fleet, wanted: bool | None) -> dict[str, str]:
+    """Which of a vanished fleet's Claude conversations to continue: all with --resume, none
+    with --no-resume, else asked one by one in a terminal; without one, none (and how to)."""
+    from orchestrator.store import history
+    from orchestrator.store.db import Store
+
+    with Store() as store:
+        warn(history.recovery_message(store))
+        found = history.resumable(store, plan)
+    if not found or wanted is False:
+        return {}
+    if wanted:
+        return {name: c.claude_session_id for name, c in found.items()}
+    if not sys.stdin.isatty():
+        names = ", ".join(found)
+        print(
+            f"fleet {plan.name} had Claude conversations ({names}); starting new ones. "
+            "To continue them, run `orchestrator up --resume` instead, "
+            "or later `orchestrator restart NAME --force`."
+        )
+        return {}
+    chosen: dict[str, str] = {}
+    print(f"fleet {plan.name} is not running; its Claude sessions had conversations:")
+    for name, conversation in found.items():
+        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.last_seen))
+        answer = input(f"  continue {name}'s conversation (last seen {seen})? [Y/n] ")
+        if answer.strip().lower() in {"", "y", "yes"}:
+            chosen[name] = conversation.claude_session_id
+    return chosen
+
+
+def _restart(args: argparse.Namespace) -> int:
+    from orchestrator.store import history
+
+    tmux = tmux_of(args)
+    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    resume_id = None if args.no_resume else history.resume_id(name, args.name)
+    report = fleet.restart_session(tmux, name, args.name, resume_id, force=args.force)
+    how = f"continuing conversation {report.resumed}" if report.resumed else "a fresh start"
+    print(f"restarted {report.fleet}/{report.name} in pane {report.pane_id} ({how})")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    tmux = tmux_of(args)
+    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    ended = fleet.down(tmux, name)
+    print(f"fleet {name} ended ({len(ended)} session(s): {', '.join(ended) or 'none'})")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from orchestrator import tui
+
+    tmux = tmux_of(args)
+    return tui.run(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+
+
+def _jump(args: argparse.Namespace) -> int:
+    from orchestrator.fleet import jump
+
+    tmux = tmux_of(args)
+    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    jump.install_back_key(tmux)
+    if args.dashboard:
+        argv = jump.jump_to_pane(tmux, jump.dashboard_pane(tmux, name))
+    elif args.next:
+        target = jump.next_waiting(list_sessions(tmux, name), jump.current_pane(tmux))
+        if target is None:
+            print(f"no session of {name} is awaiting input")
+            return 1
+        argv = jump.jump(tmux, name, target)
+    elif args.name:
+        argv = jump.jump(tmux, name, args.name)
+    else:
+        raise OrchestratorError("name a session, or give --next or --dashboard")
+    if argv:
+        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+        os.execvpe(argv[0], argv, env)  # noqa: S606
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from orchestrator.watch import watcher
+
+    tmux = tmux_of(args)
+    return watcher.run_watcher(tmux, fleet.resolve_fleet_name(tmux, args.fleet))

@@ -1,0 +1,104 @@
+"""The commands that tell how sessions are and were: ``status``, ``explain``, ``history``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from orchestrator.cli.common import CommandFactory, tmux_of, warn
+from orchestrator.cli.worktree import branch_cell
+from orchestrator.fleet import up as fleet
+
+
+def add_commands(command: CommandFactory) -> None:
+    """Declare the state commands."""
+    status = command("status", "List every session the tool finds on the tmux server.", _status)
+    status.add_argument("fleet", nargs="?", help="only this fleet")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    explain = command(
+        "explain", "Show what each signal says about one session, and the verdict.", _explain
+    )
+    explain.add_argument("name", help="session name")
+    explain.add_argument("--fleet", help="the fleet, when several have a session of that name")
+
+    history = command(
+        "history", "Print the recorded state transitions and prompts of a session.", _history
+    )
+    history.add_argument("name", nargs="?", help="session name (default: every session)")
+    history.add_argument("--fleet", help="only this fleet")
+    history.add_argument("--json", action="store_true", help="print JSON for scripts")
+    history.add_argument("--limit", type=int, metavar="N", help="only the newest N of each kind")
+
+
+def _status(args: argparse.Namespace) -> int:
+    from orchestrator.watch import status
+
+    tmux = tmux_of(args)
+    rows = status.status_rows(tmux, args.fleet)
+    if args.json:
+        print(fleet.dump_json(rows))
+        return 0
+    if not rows:
+        print("no sessions found (start a fleet with `orchestrator up`)")
+        return 0
+    print(_table(rows))
+    return 0
+
+
+def _age(since: object) -> str:
+    if not isinstance(since, float):
+        return ""
+    seconds = max(0, int(time.time() - since))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    headers: tuple[str, ...] = ("FLEET", "SESSION", "STATE", "FOR", "REASON", "PANE", "ROLE")
+    body: list[tuple[str, ...]] = [
+        (
+            str(row["fleet"]),
+            str(row["name"]),
+            str(row["state"]),
+            _age(row["since"]),
+            str(row["reason"])[:50],
+            str(row["pane_id"]),
+            str(row["role"])[:40],
+        )
+        for row in rows
+    ]
+    if any(row.get("branch") for row in rows):
+        headers = (*headers, "BRANCH")
+        body = [(*line, branch_cell(row)) for line, row in zip(body, rows, strict=True)]
+    widths = [max(len(line[i]) for line in [headers, *body]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        for line in [headers, *body]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from orchestrator.watch import status
+
+    print(status.explain(tmux_of(args), args.name, args.fleet))
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from orchestrator.store import history
+    from orchestrator.store.db import Store
+
+    with Store() as store:
+        warn(history.recovery_message(store))
+        found = history.read(store, args.name, fleet=args.fleet, limit=args.limit)
+        if args.json:
+            print(json.dumps(found.to_json(store), indent=2))
+        else:
+            print(history.table(found))
+    return 0
