@@ -21,7 +21,9 @@ import pytest
 
 from orchestrator import paths
 from orchestrator.errors import OrchestratorError
-from orchestrator.store.db import SCHEMA_VERSION, Store, Transition, resolve_path
+from orchestrator.store.db import Store, resolve_path
+from orchestrator.store.records import Transition
+from orchestrator.store.schema import SCHEMA_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,8 @@
 """The history as people and scripts read it, prompts sent, and conversations to resume.
 
-Everything here goes through :class:`orchestrator.store.Store`; nothing needs tmux. A store opened
-here reports a corrupt database it moved aside (:func:`recovery_message`), so a command that
-opens one can say so instead of silently starting afresh.
+Everything here goes through :class:`orchestrator.store.db.Store`; nothing needs tmux. A store
+opened here reports a corrupt database it moved aside (:func:`recovery_message`), so a command
+that opens one can say so instead of silently starting afresh.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import NotFoundError
-from orchestrator.store.db import ClaudeSession, Prompt, Store, Transition
+from orchestrator.store.db import Store
+from orchestrator.store.records import ClaudeSession, Prompt, Transition
 
 if TYPE_CHECKING:
     from orchestrator.layout.plan import Fleet
