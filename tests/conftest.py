@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.gitrepo import commit, git
+
 pytest_plugins = ["tests.harness.fixtures"]
 
 
@@ -70,3 +72,19 @@ def git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"):
         monkeypatch.setenv(var, "test@example.com")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture
+def c_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """git's messages in English (not for tmux tests: tmux under LC_ALL=C drops UTF-8)."""
+    monkeypatch.setenv("LC_ALL", "C")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git_identity: None) -> Path:
+    """A git repository on branch main with one commit, inside its own parent folder."""
+    path = tmp_path / "proj" / "app"
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    commit(path, "README.md", "hello\n", "initial")
+    return path.resolve()

@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from orchestrator.git.worktree import WorktreeSettings, WorktreeSpec, ensure_worktree, plan_worktree
+
+SETTINGS = WorktreeSettings()
+"""The default worktree settings: prefix ``orc/``, the current branch as base."""
+
 
 def git(cwd: Path, *args: str) -> str:
     """Run git in ``cwd`` and return its stripped output; fail the test if git fails."""
@@ -30,3 +35,20 @@ def reachable(repo: Path, sha: str) -> bool:
 def branches(repo: Path) -> list[str]:
     """The repository's local branches."""
     return git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/").splitlines()
+
+
+def branch_exists(repo: Path, branch: str) -> bool:
+    """True if ``repo`` has the local branch ``branch``."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def up(repo: Path, session: str, settings: WorktreeSettings = SETTINGS) -> WorktreeSpec:
+    """Plan and make a session's worktree, as ``up`` does."""
+    spec = plan_worktree(repo, session, settings)
+    ensure_worktree(spec)
+    return spec

@@ -29,15 +29,10 @@ WRITES = 'echo "work of $ORCHESTRATOR_SESSION" > "$ORCHESTRATOR_SESSION.txt"; ex
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A repository on branch main with one commit, inside its own parent folder."""
-    path = tmp_path / "proj" / "app"
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    commit(path, "README.md", "hello\n", "first")
-    (path / "src").mkdir()
-    commit(path, "src/code.py", "x = 1\n", "code")
-    return path
+def repo(repo: Path) -> Path:
+    """The shared repository (``tests/conftest.py``) with a tracked subfolder, ``src``."""
+    commit(repo, "src/code.py", "x = 1\n", "code")
+    return repo
 
 
 def write_layout(
@@ -211,6 +206,12 @@ def test_worktrees_table_is_validated(tmp_path: Path, table: str, message: str) 
 # Refusals leave nothing half made
 
 
+def refused_up(server: libtmux.Server, capsys: pytest.CaptureFixture[str], path: Path) -> str:
+    """Run ``up`` on a layout it must refuse; return what it said on stderr."""
+    assert cli(server, "up", str(path), "-d") == 2
+    return capsys.readouterr().err
+
+
 def nothing_made(server: libtmux.Server, repo: Path, before: list[str]) -> None:
     assert not Tmux.from_server(server).has_session("wt")
     assert branches(repo) == before
@@ -223,8 +224,7 @@ def test_not_a_repository_is_refused(
     plain = tmp_path / "plain"
     plain.mkdir()
     path = write_layout(tmp_path, plain, {"dev-1": "exec sleep 3600"})
-    assert cli(server, "up", str(path), "-d") == 2
-    err = capsys.readouterr().err
+    err = refused_up(server, capsys, path)
     assert "session dev-1" in err
     assert "is not inside a git repository" in err
     assert "worktree = false" in err
@@ -237,8 +237,7 @@ def test_dirty_base_is_refused(
 ) -> None:
     (repo / "README.md").write_text("changed, not committed\n")
     path = write_layout(tmp_path, repo, {"dev-1": "exec sleep 3600"})
-    assert cli(server, "up", str(path), "-d") == 2
-    err = capsys.readouterr().err
+    err = refused_up(server, capsys, path)
     assert "session dev-1" in err
     assert "uncommitted changes (README.md)" in err
     assert "commit or stash them first" in err
@@ -253,8 +252,7 @@ def test_branch_checked_out_elsewhere_is_refused_and_earlier_sessions_undone(
     git(repo, "worktree", "add", "-q", "-b", "orc/test-2", str(elsewhere))
     sha = commit(elsewhere, "theirs.txt", "theirs\n")
     path = write_layout(tmp_path, repo, {"dev-1": "exec sleep 3600", "test-2": "exec sleep 3600"})
-    assert cli(server, "up", str(path), "-d") == 2
-    err = capsys.readouterr().err
+    err = refused_up(server, capsys, path)
     assert "session test-2" in err
     assert f"branch orc/test-2 is already checked out at {elsewhere}" in err
     assert "nothing was left behind" in err
@@ -269,8 +267,7 @@ def test_failure_in_tmux_takes_back_the_new_worktrees(
 ) -> None:
     server.new_session(session_name="wt")  # someone else's tmux session of the same name
     path = write_layout(tmp_path, repo, {"dev-1": "exec sleep 3600"})
-    assert cli(server, "up", str(path), "-d") == 2
-    assert "is not an orchestrator fleet" in capsys.readouterr().err
+    assert "is not an orchestrator fleet" in refused_up(server, capsys, path)
     assert branches(repo) == ["main"]
     assert not (repo.parent / ".app-worktrees").exists()
 
@@ -322,13 +319,14 @@ def test_down_keeps_every_worktree_and_branch(
     assert_work_kept(repo, cleanup_repo)
 
 
-def test_clean_never_removes_a_running_session(
+def test_clean_spares_running_sessions_and_after_a_crash_removes_only_what_is_safe(
     server: libtmux.Server,
     repo: Path,
     cleanup_repo: dict[str, object],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # While the fleet runs, nothing is removed, forced or not.
     monkeypatch.chdir(repo)
     before = branches(repo)
     capsys.readouterr()
@@ -340,14 +338,6 @@ def test_clean_never_removes_a_running_session(
     assert branches(repo) == before
     assert_work_kept(repo, cleanup_repo)
 
-
-def test_clean_after_a_crash_removes_only_what_is_safe(
-    server: libtmux.Server,
-    repo: Path,
-    cleanup_repo: dict[str, object],
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
     # A crash: the tmux session vanishes without any command of ours running.
     Tmux.from_server(server).run(["kill-session", "-t", "=wt"])
     monkeypatch.chdir(repo / "src")  # clean finds the repository from a subfolder too

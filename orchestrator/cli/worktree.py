@@ -17,8 +17,11 @@ from pathlib import Path
 from orchestrator.cli.common import CommandFactory, Handler, tmux_of
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
-from orchestrator.git import worktree
-from orchestrator.git.worktree import CleanItem, WorktreeSettings
+from orchestrator.git import clean as cleanup
+from orchestrator.git import review
+from orchestrator.git.clean import CleanItem
+from orchestrator.git.repo import NotARepositoryError, find_repo
+from orchestrator.git.worktree import WorktreeSettings, WorktreeSpec, default_folder
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
 
@@ -54,26 +57,27 @@ def add_commands(command: CommandFactory) -> None:
         "List session worktrees and branches; remove those that hold nothing unsaved.",
         bound(_clean),
     )
-    clean.add_argument(
+    _names(
+        clean,
         "--force",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="NAME",
-        help="also remove these items although they hold work (prints how to restore the branch)",
+        "also remove these items although they hold work (prints how to restore the branch)",
     )
-    clean.add_argument(
+    _names(
+        clean,
         "--squash-merged",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="NAME",
-        help="these branches were squash-merged: their changes in the base are enough",
+        "these branches were squash-merged: their changes in the base are enough",
     )
     clean.add_argument(
         "-n", "--dry-run", action="store_true", help="list what would go, remove nothing"
     )
     _where(clean, fleet_option=False)
+
+
+def _names(parser: argparse.ArgumentParser, flag: str, help_text: str) -> None:
+    """An option naming one or more sessions; given again, it adds to the names."""
+    parser.add_argument(
+        flag, nargs="+", action="extend", default=[], metavar="NAME", help=help_text
+    )
 
 
 def _where(parser: argparse.ArgumentParser, *, fleet_option: bool) -> None:
@@ -108,13 +112,13 @@ def _target(args: argparse.Namespace) -> tuple[Path, WorktreeSettings | None]:
     return folder, settings
 
 
-def _spec(args: argparse.Namespace, tmux: Tmux) -> worktree.WorktreeSpec:
+def _spec(args: argparse.Namespace, tmux: Tmux) -> WorktreeSpec:
     panes = list_sessions(tmux, args.fleet)
     folder, settings = _target(args)
     if settings is None and not any(pane.name == args.name for pane in panes):
         # Not in a repository: `locate` says so, naming the session it looked for.
-        with contextlib.suppress(worktree.NotARepositoryError):
-            repo = worktree.find_repo(folder)
+        with contextlib.suppress(NotARepositoryError):
+            repo = find_repo(folder)
             settings = session_worktrees.settings_from_panes(panes, repo)
     return session_worktrees.locate(
         args.name, panes, repo=folder, settings=settings or WorktreeSettings()
@@ -123,7 +127,7 @@ def _spec(args: argparse.Namespace, tmux: Tmux) -> worktree.WorktreeSpec:
 
 def _diff(args: argparse.Namespace, tmux: Tmux) -> int:
     spec = _spec(args, tmux)
-    patch = worktree.diff(spec)
+    patch = review.diff(spec)
     if not patch:
         print(f"session {spec.session}: no changes on {spec.branch} against {spec.base}")
         return 0
@@ -133,7 +137,7 @@ def _diff(args: argparse.Namespace, tmux: Tmux) -> int:
 
 def _merge(args: argparse.Namespace, tmux: Tmux) -> int:
     spec = _spec(args, tmux)
-    result = worktree.merge(spec, mode=args.mode)
+    result = review.merge(spec, mode=args.mode)
     if result.commits == 0:
         print(f"{spec.base} already has everything on {spec.branch}; nothing merged")
         return 0
@@ -147,12 +151,12 @@ def _merge(args: argparse.Namespace, tmux: Tmux) -> int:
 
 def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
     folder, settings = _target(args)
-    repo = worktree.find_repo(folder)
+    repo = find_repo(folder)
     panes = list_sessions(tmux)
     settings = settings or session_worktrees.settings_from_panes(panes, repo) or WorktreeSettings()
     live = session_worktrees.live_sessions(panes, repo, settings)
     force, squash = set(args.force), set(args.squash_merged)
-    items = worktree.plan_clean(repo, settings, live, assume_squash_merged=squash)
+    items = cleanup.plan_clean(repo, settings, live, assume_squash_merged=squash)
     unknown = sorted((force | squash) - {item.spec.session for item in items})
     if unknown:
         known = ", ".join(item.spec.session for item in items) or "none"
@@ -161,7 +165,7 @@ def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
             f"{settings.prefix!r} in {repo} (found: {known})",
             hint="use the names `orchestrator clean --dry-run` lists",
         )
-    where = settings.folder or worktree.default_folder(repo)
+    where = settings.folder or default_folder(repo)
     print(f"{repo}: branches {settings.prefix}*, worktrees in {where}")
     if not items:
         print("  nothing to clean")
@@ -173,7 +177,7 @@ def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
             verdict = "would remove" if item.safety.safe or forced else "would keep"
             _print_item(item, width, verdict, "" if item.safety.safe else item.safety.verdict)
     else:
-        for outcome in worktree.clean(
+        for outcome in cleanup.clean(
             repo, settings, live, force=force, assume_squash_merged=squash
         ):
             verdict = "removed" if outcome.removed else "kept"

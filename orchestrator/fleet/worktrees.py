@@ -1,12 +1,12 @@
 """Worktree sessions in a fleet: made by ``up``, found again from tmux, summarised for people.
 
-The git work itself is :mod:`orchestrator.worktree`; this module connects it to fleets. ``up``
+The git work itself is in :mod:`orchestrator.git`; this module connects it to fleets. ``up``
 calls :func:`prepare` before it touches tmux, so a session that cannot have its worktree stops the
 launch with nothing made. Each worktree session's pane is tagged with its branch, base, worktree
 and repository (``@orc_branch``, ``@orc_base``, ``@orc_worktree``, ``@orc_repo``), which is how
 ``status``, ``diff``, ``merge``, ``clean`` and the dashboard find it later without the layout.
 
-Nothing here removes work: undoing a failed launch goes through :func:`worktree.undo_ensure`, which
+Nothing here removes work: undoing a failed launch goes through :func:`undo_ensure`, which
 takes back only what that launch made and lets git refuse anything written since.
 """
 
@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import OrchestratorError
-from orchestrator.git import worktree
+from orchestrator.git import review
+from orchestrator.git.repo import ChangedFile, NotARepositoryError, WorktreeError
 from orchestrator.git.worktree import (
-    ChangedFile,
     EnsureResult,
-    WorktreeError,
     WorktreeSettings,
     WorktreeSpec,
+    ensure_worktree,
+    plan_worktree,
+    undo_ensure,
 )
 from orchestrator.tmux.client import TmuxCommand, tag
 
@@ -54,11 +56,7 @@ class Prepared:
 
     def undo(self) -> list[str]:
         """Take back what this launch made; return what had to be kept, and why."""
-        kept = [
-            note
-            for result in reversed(self.made)
-            if (note := worktree.undo_ensure(result)) is not None
-        ]
+        kept = [note for result in reversed(self.made) if (note := undo_ensure(result)) is not None]
         self.made.clear()
         for folder in self.new_folders:
             with contextlib.suppress(OSError):
@@ -77,7 +75,7 @@ def prepare(fleet: Fleet) -> Prepared:
     for plan in fleet.sessions:
         if plan.worktree:
             try:
-                specs[plan.name] = worktree.plan_worktree(plan.cwd, plan.name, fleet.worktrees)
+                specs[plan.name] = plan_worktree(plan.cwd, plan.name, fleet.worktrees)
             except OrchestratorError as exc:
                 raise _in_session(exc, fleet, plan.name, []) from None
     prepared = Prepared(fleet)
@@ -93,7 +91,7 @@ def prepare(fleet: Fleet) -> Prepared:
             plans.append(plan)
             continue
         try:
-            result = worktree.ensure_worktree(spec)
+            result = ensure_worktree(spec)
             if result.created_branch or result.created_worktree:
                 prepared.made.append(result)
             plans.append(replace(plan, cwd=_cwd_in_worktree(plan, spec), checkout=spec))
@@ -203,23 +201,13 @@ def summary(pane: PaneInfo) -> BranchSummary | None:
     spec = spec_of(pane)
     if spec is None:
         return None
+    where = (pane.name, spec.branch, spec.base, spec.path)
     try:
-        found = worktree.worktree_status(spec)
+        found = review.worktree_status(spec)
     except OrchestratorError as exc:
-        return BranchSummary(
-            pane.name, spec.branch, spec.base, spec.path, None, None, (), 0, 0, exc.message
-        )
+        return BranchSummary(*where, None, None, (), 0, 0, exc.message)
     return BranchSummary(
-        session=pane.name,
-        branch=spec.branch,
-        base=spec.base,
-        worktree=spec.path,
-        ahead=found.ahead,
-        behind=found.behind,
-        changed=found.changed,
-        uncommitted=found.uncommitted,
-        untracked=found.untracked,
-        error=None,
+        *where, found.ahead, found.behind, found.changed, found.uncommitted, found.untracked, None
     )
 
 
@@ -246,7 +234,7 @@ def diff(pane: PaneInfo) -> str:
             "own, so it has no branch to compare",
             hint="set worktree = true for it in the layout (then `orchestrator up`)",
         )
-    return worktree.diff(spec)
+    return review.diff(spec)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,8 +270,8 @@ def locate(
             )
         return spec
     try:
-        return worktree.plan_worktree(repo, name, settings)
-    except worktree.NotARepositoryError as exc:
+        return plan_worktree(repo, name, settings)
+    except NotARepositoryError as exc:
         raise WorktreeError(
             f"no running session named {name!r}, and {exc.message}",
             hint="run this in the repository (or give --repo), check the name with "
