@@ -307,3 +307,28 @@ def test_session_env_stays_in_its_own_pane(server: libtmux.Server, tmp_path: Pat
     assert "SHARED=all" in env_second
     environment = tmux.run(["show-environment", "-t", "=envs:"])
     assert not any(line.startswith("ONLY_") for line in environment)
+
+
+def test_layout_path_finds_the_program_and_reaches_the_pane(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    tools = tmp_path / "opt tools" / "bin"
+    tools.mkdir(parents=True)
+    program = tools / "only-here"
+    program.write_text(f'#!/bin/sh\nprintf %s "$PATH" > "{tmp_path}/$ORCHESTRATOR_SESSION.path"\n')
+    program.chmod(0o755)
+    layout_path = f"{tools}:/usr/bin:/bin"
+    session_path = f"{tools}:/bin"
+    path = tmp_path / "path.toml"
+    path.write_text(
+        f'name = "paths"\n[env]\nPATH = {json.dumps(layout_path)}\n[defaults]\nagent = "shell"\n'
+        '[[sessions]]\nname = "word"\ncommand = "only-here"\n'
+        '[[sessions]]\nname = "args"\ncommand = ["only-here", "x"]\n'
+        f"env = {{ PATH = {json.dumps(session_path)} }}\n"
+    )
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux, services=())
+    wait_for(lambda: all(p.dead for p in fleet.list_sessions(tmux, "paths")))
+    assert [p.dead_status for p in fleet.list_sessions(tmux, "paths")] == [0, 0]
+    assert (tmp_path / "word.path").read_text() == layout_path
+    assert (tmp_path / "args.path").read_text() == session_path

@@ -62,6 +62,11 @@ def _pane_spec(
         *plan.agent.launch_argv(fleet.name, plan.name, plan.argv),
         *plan.agent.resume_args(resume_id),
     ]
+    if "PATH" in env:
+        # tmux (3.3a spawn.c) gives a new pane the PATH of the tmux client that asked for it,
+        # over any `-e PATH=`, and looks the program up there; `env` puts the session's PATH
+        # back and finds the program through it, as `validate` did.
+        argv = ["/usr/bin/env", f"PATH={env['PATH']}", *argv]
     options = ["-c", escape_format(str(plan.cwd))]
     for key, value in env.items():
         options += ["-e", f"{key}={value}"]
