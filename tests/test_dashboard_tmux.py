@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import libtmux
@@ -35,6 +45,69 @@ def set_state(tmux: Tmux, pane_id: str, state: str, since: float) -> None:
         ["set-option", "-p", "-t", pane_id, "@orc_state", state],
         ["set-option", "-p", "-t", pane_id, "@orc_since", f"{since:.3f}"],
         ["set-option", "-p", "-t", pane_id, "@orc_reason", f"{state} reason"],
+    )
+
+
+@contextlib.contextmanager
+def attached_client(server: libtmux.Server, target: str) -> Iterator[int]:
+    """A real tmux client attached to ``target`` on its own pseudo-terminal, as a user's would be.
+
+    Yields the terminal's master end: bytes written to it are keys typed into the client.
+    """
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+    env["TERM"] = "xterm-256color"
+    client = subprocess.Popen(
+        ["tmux", "-L", str(server.socket_name), "attach-session", "-t", target],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+
+    def drain() -> None:
+        # A terminal nobody reads fills up; the client's output is not what these tests check.
+        with contextlib.suppress(OSError):
+            while os.read(master, 65536):
+                pass
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        wait_for(lambda: bool(shown_by_terminals(server)), what="client attached")
+        yield master
+    finally:
+        client.terminate()
+        client.wait(timeout=10)
+        os.close(master)
+
+
+def client_panes(server: libtmux.Server) -> list[str]:
+    """The pane each attached client shows."""
+    return Tmux.from_server(server).run(["list-clients", "-F", "#{pane_id}"], check=False)
+
+
+def shown_by_terminals(server: libtmux.Server) -> list[str]:
+    """The pane each client with a terminal shows (not the watcher's control-mode client)."""
+    fmt = "#{?client_control_mode,,#{pane_id}}"
+    lines = Tmux.from_server(server).run(["list-clients", "-F", fmt], check=False)
+    return [line for line in lines if line]
+
+
+def orchestrator_without_terminal(
+    server: libtmux.Server, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line as a script or a notification action would: no terminal at all."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", "-L", str(server.socket_name), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -119,3 +192,29 @@ def test_jump_next_from_the_command_line(server: libtmux.Server, tmp_path: Path)
     assert argv is not None and argv[-3:] == ["attach-session", "-t", panes["dev-1"]]
     rows = tmux.query(["display-message", "-p", "-t", "=dash:"], ("pane_id",))
     assert rows[0]["pane_id"] == panes["dev-1"]
+
+
+def test_jump_without_a_terminal_switches_the_attached_client(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    source = tmp_path / "dash.toml"
+    source.write_text(LAYOUT)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(source)), tmux, services=("watcher",))
+    panes = {p.name: p.pane_id for p in list_sessions(tmux, "dash")}
+    # The watcher's control-mode client is attached too, but it is nobody's terminal.
+    wait_for(lambda: bool(client_panes(server)), what="watcher's control client")
+
+    proc = orchestrator_without_terminal(server, "jump", "test-2")
+    assert proc.returncode == 2
+    assert "no tmux client is attached" in proc.stderr
+
+    with attached_client(server, "=dash:"):
+        proc = orchestrator_without_terminal(server, "jump", "test-2")
+        assert (proc.returncode, proc.stderr) == (0, "")
+        assert shown_by_terminals(server) == [panes["test-2"]]
+
+        set_state(tmux, panes["git-3"], "awaiting_input", time.time())
+        proc = orchestrator_without_terminal(server, "jump", "--next")
+        assert (proc.returncode, proc.stderr) == (0, "")
+        assert shown_by_terminals(server) == [panes["git-3"]]

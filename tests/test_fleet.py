@@ -328,7 +328,7 @@ def test_layout_path_finds_the_program_and_reaches_the_pane(
     )
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(path)), tmux, services=())
-    wait_for(lambda: all(p.dead for p in fleet.list_sessions(tmux, "paths")))
-    assert [p.dead_status for p in fleet.list_sessions(tmux, "paths")] == [0, 0]
+    wait_for(lambda: all(p.dead for p in list_sessions(tmux, "paths")))
+    assert [p.dead_status for p in list_sessions(tmux, "paths")] == [0, 0]
     assert (tmp_path / "word.path").read_text() == layout_path
     assert (tmp_path / "args.path").read_text() == session_path

@@ -169,16 +169,18 @@ def _jump(args: argparse.Namespace) -> int:
     tmux = tmux_of(args)
     name = fleet.resolve_fleet_name(tmux, args.fleet)
     jump.install_back_key(tmux)
+    # `tmux attach` needs a terminal on standard input; a script or a notification has none.
+    terminal = sys.stdin.isatty()
     if args.dashboard:
-        argv = jump.jump_to_pane(tmux, jump.dashboard_pane(tmux, name))
+        argv = jump.jump_to_pane(tmux, jump.dashboard_pane(tmux, name), terminal=terminal)
     elif args.next:
         target = jump.next_waiting(list_sessions(tmux, name), jump.current_pane(tmux))
         if target is None:
             print(f"no session of {name} is awaiting input")
             return 1
-        argv = jump.jump(tmux, name, target)
+        argv = jump.jump(tmux, name, target, terminal=terminal)
     elif args.name:
-        argv = jump.jump(tmux, name, args.name)
+        argv = jump.jump(tmux, name, args.name, terminal=terminal)
     else:
         raise OrchestratorError("name a session, or give --next or --dashboard")
     if argv:

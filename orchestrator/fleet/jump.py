@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from orchestrator.detect.model import State
-from orchestrator.errors import NotFoundError
+from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.tmux.client import Tmux, TmuxCommand
 from orchestrator.tmux.panes import PaneInfo, list_panes, list_sessions
 
@@ -37,11 +37,14 @@ class Client:
 
 
 def clients(tmux: Tmux) -> list[Client]:
-    """Every client attached to the server (one tmux call)."""
-    fields = ("client_tty", "client_session", "pane_id", "client_activity")
+    """Every client attached to the server (one tmux call), but control-mode ones."""
+    fields = ("client_tty", "client_session", "pane_id", "client_activity", "client_control_mode")
     rows = tmux.query(["list-clients"], fields)
     found = []
     for row in rows:
+        if row.get("client_control_mode") == "1":
+            # The watcher's: no terminal, nobody looking, and it cannot be switched to a pane.
+            continue
         try:
             activity = float(row.get("client_activity") or 0)
         except ValueError:
@@ -91,7 +94,8 @@ def inside(tmux: Tmux) -> bool:
 def _my_client(tmux: Tmux) -> Client | None:
     """The client showing the session this process runs in (most recently active one)."""
     attached = clients(tmux)
-    here = os.environ.get("TMUX_PANE")
+    # TMUX_PANE names a pane of the server we run in, which need not be this one.
+    here = os.environ.get("TMUX_PANE") if inside(tmux) else None
     session = ""
     if here:
         rows = tmux.query(["display-message", "-p", "-t", here], ("session_name",))
@@ -129,14 +133,26 @@ def find_pane(tmux: Tmux, fleet: str, name: str) -> PaneInfo:
     )
 
 
-def jump_to_pane(tmux: Tmux, pane_id: str) -> list[str] | None:
-    """Show ``pane_id``. Returns the attach command line the caller must run when outside tmux."""
+def jump_to_pane(tmux: Tmux, pane_id: str, *, terminal: bool = True) -> list[str] | None:
+    """Show ``pane_id``. Returns the attach command line the caller must run when outside tmux.
+
+    Without a ``terminal`` to attach from (a script, a desktop notification's action), the most
+    recently active client attached to the server is switched to the pane instead; with no
+    client attached either, nothing changes and :class:`OrchestratorError` says so.
+    """
     select: list[TmuxCommand] = [
         ["select-window", "-t", pane_id],
         ["select-pane", "-t", pane_id],
     ]
-    if inside(tmux):
+    here = inside(tmux)
+    if here or not terminal:
         client = _my_client(tmux)
+        if client is None and not here:
+            raise OrchestratorError(
+                "no tmux client is attached to show the pane, and there is no terminal to attach",
+                hint=f"attach to the fleet first (`{' '.join(tmux.base_args())} attach`), "
+                "or run this from a terminal",
+            )
         if client is not None:
             select.append(["switch-client", "-c", client.tty, "-t", pane_id])
         tmux.run(*select)
@@ -145,9 +161,9 @@ def jump_to_pane(tmux: Tmux, pane_id: str) -> list[str] | None:
     return [*tmux.base_args(), "attach-session", "-t", pane_id]
 
 
-def jump(tmux: Tmux, fleet: str, name: str) -> list[str] | None:
+def jump(tmux: Tmux, fleet: str, name: str, *, terminal: bool = True) -> list[str] | None:
     """Take the user to session ``name``; see :func:`jump_to_pane`."""
-    return jump_to_pane(tmux, find_pane(tmux, fleet, name).pane_id)
+    return jump_to_pane(tmux, find_pane(tmux, fleet, name).pane_id, terminal=terminal)
 
 
 def current_pane(tmux: Tmux) -> str | None:
