@@ -332,3 +332,14 @@ def test_layout_path_finds_the_program_and_reaches_the_pane(
     assert [p.dead_status for p in list_sessions(tmux, "paths")] == [0, 0]
     assert (tmp_path / "word.path").read_text() == layout_path
     assert (tmp_path / "args.path").read_text() == session_path
+
+
+def test_status_line_shows_the_whole_fleet_name(server: libtmux.Server, tmp_path: Path) -> None:
+    name = "a-fleet-name-longer-than-ten"
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(shell_layout(tmp_path, name))), tmux, services=())
+    target = f"={name}:"
+    left = tmux.run(["display-message", "-p", "-t", target, "#{E:status-left}"])[0]
+    assert name in left
+    length = tmux.run(["display-message", "-p", "-t", target, "#{status-left-length}"])[0]
+    assert int(length) >= len(left)

@@ -143,6 +143,9 @@ def _session_options(name: str, source: str) -> list[TmuxCommand]:
         ["set-option", "-t", target, "status-right", f"{waiting}%H:%M"],
         ["set-option", "-t", target, "status-right-length", "80"],
         ["set-option", "-t", target, "status-interval", "2"],
+        # tmux's default status-left, "[#{session_name}] ", is cut at 10 columns: room for the
+        # whole fleet name, and never less than tmux's own default.
+        ["set-option", "-t", target, "status-left-length", str(max(10, len(f"[{name}] ")))],
     ]
 
 
