@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import libtmux
+import psutil
 
 from orchestrator.fleet import jump
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.tmux.client import Tmux
-from orchestrator.tmux.panes import list_panes, list_sessions
+from orchestrator.tmux.panes import PaneInfo, list_panes, list_sessions
 from tests.waiting import wait_for
 
 LAYOUT = """
@@ -218,3 +219,48 @@ def test_jump_without_a_terminal_switches_the_attached_client(
         proc = orchestrator_without_terminal(server, "jump", "--next")
         assert (proc.returncode, proc.stderr) == (0, "")
         assert shown_by_terminals(server) == [panes["git-3"]]
+
+
+def test_a_quit_dashboard_comes_back_by_the_back_key_and_by_jump(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    source = tmp_path / "dash.toml"
+    source.write_text(LAYOUT)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(source)), tmux, services=("dashboard",))
+
+    def dashboards() -> list[PaneInfo]:
+        return [p for p in list_panes(tmux, "dash") if p.kind == "dashboard"]
+
+    def quit_dashboard() -> None:
+        pane = dashboards()[0].pane_id
+        wait_for(lambda: "dev-1" in "\n".join(tmux.run(["capture-pane", "-p", "-t", pane])))
+        tmux.run(["send-keys", "-t", pane, "q"])
+        wait_for(lambda: not dashboards(), what="dashboard quit")
+
+    def client_window() -> list[str]:
+        fmt = "#{?client_control_mode,,#{window_name}}"
+        return [line for line in tmux.run(["list-clients", "-F", fmt]) if line]
+
+    with attached_client(server, "=dash:agents") as keys:
+        quit_dashboard()
+        os.write(keys, b"\x02B")  # prefix B, typed into the client
+        wait_for(lambda: client_window() == ["dashboard"], what="back key started the dashboard")
+        tmux.run(["select-window", "-t", "=dash:agents"])
+        wait_for(lambda: client_window() == ["agents"])
+        os.write(keys, b"\x02B")
+        wait_for(lambda: client_window() == ["dashboard"], what="back key selected the dashboard")
+        assert len(dashboards()) == 1
+
+        quit_dashboard()
+        # From a shell whose environment names another runtime folder: the new dashboard
+        # still reads the fleet's own (where its watcher writes).
+        env = {**os.environ, "ORCHESTRATOR_RUNTIME_DIR": str(tmp_path / "elsewhere")}
+        proc = orchestrator_without_terminal(server, "jump", "--dashboard", env=env)
+        assert (proc.returncode, proc.stderr) == (0, "")
+        assert client_window() == ["dashboard"]
+        (pane,) = dashboards()
+        assert pane.pane_pid is not None
+        environ = psutil.Process(pane.pane_pid).environ()
+        assert environ["ORCHESTRATOR_RUNTIME_DIR"] == os.environ["ORCHESTRATOR_RUNTIME_DIR"]
+        wait_for(lambda: "dev-1" in "\n".join(tmux.run(["capture-pane", "-p", "-t", pane.pane_id])))

@@ -9,20 +9,27 @@ which the caller runs (the CLI execs it, the dashboard suspends itself around it
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from orchestrator.detect.model import State
 from orchestrator.errors import NotFoundError, OrchestratorError
-from orchestrator.tmux.client import Tmux, TmuxCommand
-from orchestrator.tmux.panes import PaneInfo, list_panes, list_sessions
+from orchestrator.fleet.up import ensure_service
+from orchestrator.tmux.client import Tmux, TmuxCommand, escape_format
+from orchestrator.tmux.panes import PaneInfo, list_sessions
 
 BACK_KEY = os.environ.get("ORCHESTRATOR_BACK_KEY", "B")
 """The key (after the tmux prefix) that returns to the fleet's dashboard window."""
 _BACK_COMMAND = (
-    "if-shell -F '#{@orc_fleet}' 'select-window -t :dashboard' "
-    "'display-message \"not in an orchestrator fleet\"'"
+    "if-shell -F '#{@orc_fleet}' { "
+    "if-shell -F '#{W:#{?#{==:#{window_name},dashboard},1,}}' { select-window -t :dashboard } "
+    "{ run-shell {jump} } "
+    '} { display-message "not in an orchestrator fleet" }'
 )
+"""The back key's binding: the dashboard window if there is one, else (its `q` closes it) start it
+again through ``orchestrator jump --dashboard``, where ``{jump}`` goes."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,23 @@ def _my_client(tmux: Tmux) -> Client | None:
     return max(mine, key=lambda c: c.activity, default=None)
 
 
-def back_key_commands() -> list[TmuxCommand]:
+def back_key_commands(tmux: Tmux) -> list[TmuxCommand]:
     """The key binding that brings the user back to the fleet's dashboard window.
 
     tmux key bindings are server-wide, so the binding works from any session: in a fleet it
-    selects the current fleet's ``dashboard`` window, elsewhere it says so.
+    selects the current fleet's ``dashboard`` window, starting it again when it is gone,
+    elsewhere it says so.
     """
-    return [["bind-key", "-T", "prefix", BACK_KEY, _BACK_COMMAND]]
+    argv = [sys.executable, "-m", "orchestrator", *tmux.base_args()[1:], "jump", "--dashboard"]
+    # run-shell expands formats (the fleet's name here) before the shell sees the line.
+    line = f"{escape_format(shlex.join(argv))} --fleet #{{@orc_fleet}}"
+    binding = _BACK_COMMAND.replace("{jump}", _tmux_quote(line))
+    return [["bind-key", "-T", "prefix", BACK_KEY, binding]]
+
+
+def _tmux_quote(text: str) -> str:
+    """``text`` as one double-quoted word of tmux's command language (no $VAR expansion)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
 def install_back_key(tmux: Tmux) -> bool:
@@ -118,7 +135,7 @@ def install_back_key(tmux: Tmux) -> bool:
     lines = tmux.run(["list-keys", "-T", "prefix", BACK_KEY], check=False)
     if lines and not any("@orc_fleet" in line for line in lines):
         return False
-    tmux.run(*back_key_commands(), check=False)
+    tmux.run(*back_key_commands(tmux), check=False)
     return True
 
 
@@ -173,10 +190,5 @@ def current_pane(tmux: Tmux) -> str | None:
 
 
 def dashboard_pane(tmux: Tmux, fleet: str) -> str:
-    """The pane of the fleet's dashboard window."""
-    for pane in list_panes(tmux, fleet):
-        if pane.kind == "dashboard":
-            return pane.pane_id
-    raise NotFoundError(
-        f"fleet {fleet!r} has no dashboard window", hint=f"run `orchestrator up` for {fleet}"
-    )
+    """The pane of the fleet's dashboard window, started again when it is gone (`q` closes it)."""
+    return ensure_service(tmux, fleet, "dashboard")

@@ -108,26 +108,60 @@ def service_argv(tmux: Tmux, fleet_name: str, kind: str) -> list[str]:
     return [*argv, _SERVICE_COMMAND[kind], fleet_name]
 
 
-def _service_options() -> list[str]:
+def _service_options(runtime: str | None = None) -> list[str]:
     # Services must find the same runtime folder and history as the `up` that started them,
     # whatever environment the tmux server was started with.
-    options = ["-e", f"ORCHESTRATOR_RUNTIME_DIR={paths.runtime_dir()}"]
+    options = ["-e", f"ORCHESTRATOR_RUNTIME_DIR={runtime or paths.runtime_dir()}"]
     if os.environ.get("ORCHESTRATOR_DB"):
         options += ["-e", f"ORCHESTRATOR_DB={os.environ['ORCHESTRATOR_DB']}"]
     return options
 
 
-def _service_window(tmux: Tmux, name: str, kind: str) -> list[TmuxCommand]:
+def _service_window(
+    tmux: Tmux, name: str, kind: str, runtime: str | None = None
+) -> list[TmuxCommand]:
     """Commands that add a service window: the dashboard first in the list, the watcher last."""
     where = ["-b", "-t", f"={name}:{AGENTS_WINDOW}"] if kind == "dashboard" else ["-t", f"={name}:"]
     argv = _command_args(service_argv(tmux, name, kind))
     target = f"={name}:{kind}"
     return [
-        ["new-window", "-d", *where, "-n", kind, *_service_options(), "--", *argv],
+        ["new-window", "-d", *where, "-n", kind, *_service_options(runtime), "--", *argv],
         ["set-option", "-p", "-t", target, tag("fleet"), name],
         ["set-option", "-p", "-t", target, tag("kind"), kind],
         ["set-option", "-w", "-t", target, "remain-on-exit", "off"],
     ]
+
+
+def _revive_service(
+    tmux: Tmux, name: str, kind: str, pane: PaneInfo | None, runtime: str | None = None
+) -> list[TmuxCommand]:
+    """Commands that start a service again: a new window when it is gone, else in its pane."""
+    if pane is None:
+        return _service_window(tmux, name, kind, runtime)
+    argv = _command_args(service_argv(tmux, name, kind))
+    return [["respawn-pane", "-k", "-t", pane.pane_id, *_service_options(runtime), "--", *argv]]
+
+
+def ensure_service(tmux: Tmux, name: str, kind: str) -> str:
+    """The pane of fleet ``name``'s service window ``kind``, started again first if it is gone
+    (quitting the dashboard closes its window) or dead, as ``up`` does.
+
+    The service gets the runtime folder the fleet was brought up with (``@orc_runtime``): this
+    may run from a tmux key binding, in the tmux server's environment rather than the user's.
+    """
+    found = next((pane for pane in list_panes(tmux, name) if pane.kind == kind), None)
+    if found is not None and not found.dead:
+        return found.pane_id
+    rows = tmux.query(["display-message", "-p", "-t", f"={name}:"], (tag("runtime"),))
+    runtime = rows[0].get(tag("runtime")) if rows else None
+    tmux.run(*_revive_service(tmux, name, kind, found, runtime or None))
+    started = next((pane for pane in list_panes(tmux, name) if pane.kind == kind), None)
+    if started is None:
+        raise OrchestratorError(
+            f"the {kind} window of fleet {name!r} ended as soon as it started",
+            hint=f"run `{shlex.join(service_argv(tmux, name, kind))}` to see why",
+        )
+    return started.pane_id
 
 
 def _session_options(name: str, source: str) -> list[TmuxCommand]:
@@ -308,12 +342,10 @@ def _reconcile(
     for kind in services:
         found = [pane for pane in panes if pane.kind == kind]
         if not found:
-            commands += _service_window(tmux, name, kind)
+            commands += _revive_service(tmux, name, kind, None)
             report.services[kind] = "started"
         elif found[0].dead:
-            argv = _command_args(service_argv(tmux, name, kind))
-            respawn = ["respawn-pane", "-k", "-t", found[0].pane_id, *_service_options()]
-            commands.append([*respawn, "--", *argv])
+            commands += _revive_service(tmux, name, kind, found[0])
             report.services[kind] = "restarted"
         else:
             report.services[kind] = "running"
