@@ -30,10 +30,10 @@ import pytest
 from orchestrator.cli.main import main
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
+from orchestrator.runtime import fleet_dir, watcher_running
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_panes, list_sessions
-from orchestrator.watch.watcher import fleet_dir, watcher_running
 from tests.waiting import wait_for
 
 NAME = "crash"

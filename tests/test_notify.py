@@ -14,7 +14,7 @@ from orchestrator.layout import load as layout
 from orchestrator.subscribers import notify
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
-from orchestrator.watch.watcher import SessionState, Transition
+from orchestrator.watch.model import SessionState, Transition
 
 LAYOUT = """
 name = "ntf"

@@ -190,7 +190,7 @@ def _jump(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from orchestrator.watch import watcher
+    from orchestrator.cli import watch as watcher
 
     tmux = tmux_of(args)
     return watcher.run_watcher(tmux, fleet.resolve_fleet_name(tmux, args.fleet))

@@ -17,7 +17,7 @@ from orchestrator.detect.model import State
 from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux, tag
-from orchestrator.watch.watcher import SessionState, Transition, Watcher
+from orchestrator.watch.model import SessionState, Transition, WatcherHandle
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def send_keys(tmux: Tmux, pane_id: str, text: str, enter_delay: float = ENTER_DE
 class FirstPrompts:
     """Sends each session's layout prompt on its first idle; subscribe with :func:`subscribe`."""
 
-    def __init__(self, watcher: Watcher, store: Store) -> None:
+    def __init__(self, watcher: WatcherHandle, store: Store) -> None:
         self.watcher = watcher
         self.store = store
         self._prompts: dict[str, str] | None = None
@@ -69,10 +69,10 @@ class FirstPrompts:
             return
         name = transition.session
         text = self.prompts().get(name)
-        watched = self.watcher.sessions.get(name)
-        if not text or watched is None or watched.pane.resumed:
+        pane = self.watcher.pane(name)
+        if not text or pane is None or pane.resumed:
             return
-        started = watched.pane.started or 0.0
+        started = pane.started or 0.0
         sent = self.store.prompts(name, fleet=self.watcher.fleet)
         if any(p.source == SOURCE and p.at >= started for p in sent):
             return
@@ -80,7 +80,7 @@ class FirstPrompts:
         log.info("sending the layout prompt to %s", name)
         # Typed from a thread: the Enter delay must not hold up the watcher's round.
         thread = threading.Thread(
-            target=self._send, args=(watched.pane.pane_id, text), name=f"prompt-{name}"
+            target=self._send, args=(pane.pane_id, text), name=f"prompt-{name}"
         )
         thread.daemon = True
         thread.start()
@@ -93,7 +93,7 @@ class FirstPrompts:
             log.exception("sending the layout prompt to pane %s failed", pane_id)
 
 
-def subscribe(watcher: Watcher, store: Store) -> FirstPrompts:
+def subscribe(watcher: WatcherHandle, store: Store) -> FirstPrompts:
     """Send layout prompts from ``watcher``, recording them in ``store``."""
     sender = FirstPrompts(watcher, store)
     watcher.subscribe(sender)

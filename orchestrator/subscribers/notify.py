@@ -21,7 +21,6 @@ import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,9 +28,7 @@ from orchestrator import paths
 from orchestrator.detect.model import State
 from orchestrator.fleet import jump
 from orchestrator.tmux.client import Tmux
-
-if TYPE_CHECKING:
-    from orchestrator.watch.watcher import SessionState, Transition, Watcher
+from orchestrator.watch.model import SessionState, Transition, WatcherHandle
 
 log = logging.getLogger(__name__)
 PREVIEW_LINES = 3
@@ -196,7 +193,7 @@ def _run_quietly(argv: list[str]) -> None:
         log.warning("notifier %s failed: %s", argv[0], exc)
 
 
-def subscribe(watcher: Watcher) -> Notifier:
+def subscribe(watcher: WatcherHandle) -> Notifier:
     """Notify on the watcher's transitions. The one line ``run_watcher`` needs."""
     notifier = Notifier(watcher.tmux, watcher.fleet)
     watcher.subscribe(notifier)

@@ -13,7 +13,8 @@ from orchestrator.tmux.panes import list_sessions
 
 if TYPE_CHECKING:
     from orchestrator.detect.model import Verdict
-    from orchestrator.watch.watcher import SessionState, Watcher
+    from orchestrator.watch.model import SessionState
+    from orchestrator.watch.watcher import Watcher
 
 
 def _watcher(tmux: Tmux, fleet: str) -> Watcher:

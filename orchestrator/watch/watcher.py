@@ -27,10 +27,8 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,11 +40,16 @@ from orchestrator.detect import hooks
 from orchestrator.detect.model import Source, State, Verdict
 from orchestrator.detect.process import ProcessTable, process_environ
 from orchestrator.detect.reconcile import STILL, ProcessFacts, SessionTracker
-from orchestrator.runtime import LockHeld, fleet_dir, fleet_lock, watcher_running
-from orchestrator.store.db import Store
-from orchestrator.subscribers import notify
+from orchestrator.runtime import fleet_dir, fleet_lock
 from orchestrator.tmux.client import Tmux, tag
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo
+from orchestrator.watch.model import (
+    RecordedState,
+    SessionListener,
+    SessionState,
+    Subscriber,
+    Transition,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,46 +64,6 @@ BACKSTOP = 10.0
 CAPTURE_MARK = "@@orc-capture@@ "
 ADOPT_SETTLE = 0.3
 """Seconds between the two screen reads that settle a re-adopted pane's state."""
-
-
-@dataclass
-class SessionState:
-    """What the watcher publishes about one session."""
-
-    fleet: str
-    name: str
-    role: str
-    agent: str
-    pane_id: str
-    cwd: str
-    state: str
-    since: float
-    reason: str
-    source: str
-    note: str = ""
-    cpu: float = 0.0
-    rss: int = 0
-    pid: int | None = None
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A change of state, as subscribers and the history see it."""
-
-    fleet: str
-    session: str
-    pane_id: str
-    old: str
-    new: str
-    at: float
-    """When the state began, as told by the signal that decided it."""
-    source: str
-    reason: str
-    reported: float = 0.0
-    """When the watcher published it (``at`` to ``reported`` is the detection delay)."""
-
-
-Subscriber = Callable[[Transition, SessionState], None]
 
 
 @dataclass
@@ -137,9 +100,9 @@ class Watcher:
         self.sessions: dict[str, _Watched] = {}
         self.states: dict[str, SessionState] = {}
         self.subscribers: list[Subscriber] = []
-        self.session_listeners: list[Callable[[str, hooks.HookEvent], None]] = []
+        self.session_listeners: list[SessionListener] = []
         """Called with (session name, event) for every SessionStart hook (Claude session ids)."""
-        self.recorded_state: Callable[[str], str | None] | None = None
+        self.recorded_state: RecordedState | None = None
         """The history's latest state of a session, by name. Consulted when a pane is adopted:
         the history is written before tmux, so after a crash between the two it is the history
         that says what was last announced, and the successor compares with it."""
@@ -161,6 +124,11 @@ class Watcher:
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber`` on every state change."""
         self.subscribers.append(subscriber)
+
+    def pane(self, name: str) -> PaneInfo | None:
+        """The pane of a watched session, as last listed (None: not watched)."""
+        watched = self.sessions.get(name)
+        return watched.pane if watched is not None else None
 
     def stop(self) -> None:
         """Ask the watcher to stop; ``run`` returns soon after."""
@@ -714,93 +682,3 @@ def _die_with_parent(parent: int) -> None:
     # signal would never come, so leave now rather than outlive it.
     if os.getppid() != parent:
         os._exit(1)
-
-
-def record_history(watcher: Watcher, store: Store) -> None:
-    """Keep the watcher's transitions and Claude session ids in the history database."""
-
-    def on_transition(transition: Transition, state: SessionState) -> None:
-        store.upsert_session(
-            transition.fleet,
-            transition.session,
-            role=state.role,
-            agent=state.agent,
-            cwd=Path(state.cwd) if state.cwd else None,
-            pane_id=state.pane_id,
-        )
-        store.record_transition(
-            transition.fleet,
-            transition.session,
-            transition.new,
-            source=transition.source,
-            reason=transition.reason,
-            at=transition.at,
-        )
-
-    def on_session_start(session: str, event: hooks.HookEvent) -> None:
-        transcript = event.data.get("transcript_path")
-        store.note_claude_session(
-            watcher.fleet,
-            session,
-            event.session_id,
-            transcript_path=Path(transcript) if isinstance(transcript, str) else None,
-            at=event.at,
-        )
-
-    def recorded_state(session: str) -> str | None:
-        record = store.session(watcher.fleet, session)
-        return record.state if record is not None else None
-
-    watcher.subscribe(on_transition)
-    watcher.session_listeners.append(on_session_start)
-    watcher.recorded_state = recorded_state
-
-
-def run_watcher(tmux: Tmux, fleet: str) -> int:
-    """Entry point of ``orchestrator watch``: watch until the fleet ends or a signal arrives."""
-    watcher = Watcher(tmux, fleet)
-    paths.ensure_private_dir(watcher.folder)
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
-    logging.basicConfig(
-        filename=watcher.folder / "watcher.log",
-        level=logging.DEBUG if os.environ.get("ORCHESTRATOR_DEBUG") else logging.INFO,
-        format="%(asctime)s %(process)d %(levelname)s %(message)s",
-    )
-    log.info("watching fleet %s (tmux %s)", fleet, " ".join(tmux.base_args()))
-    from orchestrator.store import history
-    from orchestrator.subscribers import first_prompt
-
-    store = Store()
-    log.info("history in %s", store.path)
-    if (recovered := history.recovery_message(store)) is not None:
-        log.warning("%s", recovered)
-        print(f"orchestrator: {recovered}", file=sys.stderr, flush=True)
-    rows = tmux.query(["display-message", "-p", "-t", f"={fleet}:"], ("@orc_layout",))
-    layout_path = rows[0].get("@orc_layout") if rows else None
-    store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
-    record_history(watcher, store)
-    first_prompt.subscribe(watcher, store)
-    notify.subscribe(watcher)
-    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
-    signal.signal(signal.SIGHUP, lambda *_: watcher.stop())
-    try:
-        watcher.run()
-    except LockHeld as exc:
-        print(f"orchestrator: {exc}")
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        store.close()
-    return 0
-
-
-__all__ = [
-    "LockHeld",
-    "SessionState",
-    "Transition",
-    "Watcher",
-    "fleet_dir",
-    "run_watcher",
-    "watcher_running",
-]

@@ -1,0 +1,61 @@
+"""``orchestrator watch``: the watcher with its subscribers, composed and run in the foreground.
+
+The one place that knows both the watcher and every subscriber: it builds the
+:class:`~orchestrator.watch.watcher.Watcher`, opens the history, registers the history recorder,
+first prompts and notifications, and turns SIGTERM and SIGHUP into a clean stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from orchestrator import paths
+from orchestrator.runtime import LockHeld
+from orchestrator.store import history
+from orchestrator.store.db import Store
+from orchestrator.subscribers import first_prompt, notify
+from orchestrator.subscribers.history import record_history
+from orchestrator.tmux.client import Tmux
+from orchestrator.watch.watcher import Watcher
+
+log = logging.getLogger(__name__)
+
+
+def run_watcher(tmux: Tmux, fleet: str) -> int:
+    """Entry point of ``orchestrator watch``: watch until the fleet ends or a signal arrives."""
+    watcher = Watcher(tmux, fleet)
+    paths.ensure_private_dir(watcher.folder)
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    logging.basicConfig(
+        filename=watcher.folder / "watcher.log",
+        level=logging.DEBUG if os.environ.get("ORCHESTRATOR_DEBUG") else logging.INFO,
+        format="%(asctime)s %(process)d %(levelname)s %(message)s",
+    )
+    log.info("watching fleet %s (tmux %s)", fleet, " ".join(tmux.base_args()))
+    store = Store()
+    log.info("history in %s", store.path)
+    if (recovered := history.recovery_message(store)) is not None:
+        log.warning("%s", recovered)
+        print(f"orchestrator: {recovered}", file=sys.stderr, flush=True)
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet}:"], ("@orc_layout",))
+    layout_path = rows[0].get("@orc_layout") if rows else None
+    store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
+    record_history(watcher, store)
+    first_prompt.subscribe(watcher, store)
+    notify.subscribe(watcher)
+    signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
+    signal.signal(signal.SIGHUP, lambda *_: watcher.stop())
+    try:
+        watcher.run()
+    except LockHeld as exc:
+        print(f"orchestrator: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        store.close()
+    return 0
