@@ -9,6 +9,15 @@ from orchestrator.detect.screen import RuleSet
 
 PROFILES: dict[str, AgentProfile] = {profile.name: profile for profile in (CLAUDE, SHELL)}
 
+UNKNOWN = AgentProfile(name="unknown", command=())
+"""What an agent the tool does not know (a pane tagged by another version) is taken for: a plain
+program, no hooks, no screen rules."""
+
+
+def profile_of(name: str) -> AgentProfile:
+    """The profile of agent ``name``, or :data:`UNKNOWN`."""
+    return PROFILES.get(name, UNKNOWN)
+
 
 def rules_for(name: str) -> RuleSet | None:
     """The screen rules of agent ``name``; None for an unknown agent or one without rules."""

@@ -1,0 +1,165 @@
+"""The watcher's push sources: each puts ``(kind, value)`` events on the watcher's queue.
+
+- a tmux control-mode client (``tmux -C``, attached read-only and without affecting window
+  sizes): ``output`` (a pane id) for ``%output``, ``layout`` when windows come or go, ``exit``
+  when the session ends or the client goes;
+- a ``pane-died`` tmux hook that appends the pane's id to a file in the fleet's folder;
+- a ``watchfiles`` (inotify) thread on that folder: ``hooks`` (the file's path) when a session's
+  ``events.jsonl`` grows, ``died`` when the ``pane-died`` file does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import queue
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import watchfiles
+
+from orchestrator.tmux.client import Tmux
+
+log = logging.getLogger(__name__)
+
+Event = tuple[str, str]
+"""(kind, value): ``output`` (a pane id), ``hooks`` (a path), ``layout``, ``died``, ``exit``,
+``stop`` (the last from :meth:`Watcher.stop`)."""
+
+
+class PushSources:
+    """Starts and stops the push sources of one fleet's watcher."""
+
+    def __init__(
+        self,
+        tmux: Tmux,
+        fleet: str,
+        folder: Path,
+        events: queue.Queue[Event],
+        stop_event: threading.Event,
+    ) -> None:
+        self.tmux = tmux
+        self.fleet = fleet
+        self.folder = folder
+        self.events = events
+        self.stop_event = stop_event
+        self.control: subprocess.Popen[str] | None = None
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Install the ``pane-died`` hook (one tmux call), start the control client and the file
+        watcher."""
+        self._install_tmux_hook()
+        self._start_control_client()
+        self._start_file_watcher()
+
+    def stop(self) -> None:
+        """End the control client and wait for the threads (``stop_event`` must be set)."""
+        self._stop_control_client()
+        for thread in self._threads:
+            thread.join(timeout=2)
+
+    def _install_tmux_hook(self) -> None:
+        died = self.folder / "pane-died"
+        command = f"run-shell -b 'echo #{{pane_id}} >> {died}'"
+        self.tmux.run(["set-hook", "-t", f"={self.fleet}:", "pane-died", command], check=False)
+
+    def _start_control_client(self) -> None:
+        args = [
+            *self.tmux.base_args(),
+            "-C",
+            "attach-session",
+            "-t",
+            f"={self.fleet}:",
+            "-f",
+            "ignore-size,read-only",
+        ]
+        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+        self.control = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            env=env,
+            preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+        )
+        thread = threading.Thread(target=self._read_control, name="tmux-control", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _read_control(self) -> None:
+        assert self.control is not None and self.control.stdout is not None
+        for line in self.control.stdout:
+            if line.startswith("%output "):
+                self.events.put(("output", line.split(" ", 2)[1]))
+            elif line.startswith(
+                ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
+            ):
+                self.events.put(("layout", ""))
+            elif line.startswith("%exit"):
+                self.events.put(("exit", ""))
+                break
+        self.events.put(("exit", ""))
+
+    def _stop_control_client(self) -> None:
+        control = self.control
+        if control is None:
+            return
+        with contextlib.suppress(OSError):
+            if control.stdin:
+                control.stdin.close()  # tmux leaves control mode when its input ends
+        try:
+            control.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            control.kill()
+            control.wait(timeout=2)
+
+    def _start_file_watcher(self) -> None:
+        thread = threading.Thread(target=self._watch_files, name="watchfiles", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _watch_files(self) -> None:
+        died = str(self.folder / "pane-died")
+        try:
+            for changes in watchfiles.watch(
+                self.folder,
+                debounce=50,
+                step=30,  # the Rust side wakes (and takes the GIL) once a step: keep it rare
+                stop_event=self.stop_event,
+                rust_timeout=1000,
+                yield_on_timeout=False,
+                watch_filter=_is_input,
+            ):
+                for path in {path for _, path in changes}:
+                    self.events.put(("died", "") if path == died else ("hooks", path))
+        except Exception:  # the folder vanished: the fleet is going away
+            log.exception("file watcher stopped")
+            self.events.put(("layout", ""))
+
+
+def _is_input(change: watchfiles.Change, path: str) -> bool:
+    """Only hook event files and the pane-died file wake the watcher (not its own outputs)."""
+    del change
+    return path.endswith(("/events.jsonl", "/pane-died"))
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the control client: get SIGTERM when the watcher (``parent``) dies, however it dies
+    (Linux)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # A watcher killed between fork and prctl has already gone (the child was re-parented): the
+    # signal would never come, so leave now rather than outlive it.
+    if os.getppid() != parent:
+        os._exit(1)

@@ -1,0 +1,225 @@
+"""The watcher's record of each session, and the work it does on many sessions at once.
+
+A :class:`Watched` holds one pane's tracker, hook reader and process figures between rounds.
+:func:`adopt` starts one for a pane (taking over what a previous watcher published),
+:func:`capture` reads the screens of several panes in one chained tmux call, and
+:func:`process_pass` refreshes every session's processes in one psutil pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.agents.catalog import profile_of
+from orchestrator.agents.profile import AgentProfile
+from orchestrator.detect import hooks
+from orchestrator.detect.model import Source, State, Verdict
+from orchestrator.detect.process import ProcessTable, process_environ
+from orchestrator.detect.reconcile import ProcessFacts, SessionTracker
+from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import PaneInfo
+from orchestrator.watch.model import RecordedState, SessionState
+
+log = logging.getLogger(__name__)
+
+WORKING_RECAPTURE = 0.5
+"""Seconds between two reads of a pane that is already working on screen (its spinner moves)."""
+CAPTURE_MARK = "@@orc-capture@@ "
+ADOPT_SETTLE = 0.3
+"""Seconds between the two screen reads that settle a re-adopted pane's state."""
+
+
+@dataclass
+class Watched:
+    """One watched session between rounds."""
+
+    pane: PaneInfo
+    agent: AgentProfile
+    tracker: SessionTracker
+    reader: hooks.EventReader | None
+    config: Path | None = None
+    """Where the agent process reports its own status (Claude's config folder), once known."""
+    pid: int | None = None
+    dirty: bool = True
+    deadline: float = 0.0
+    """When its verdict may change with no new input (0: no such time)."""
+    fresh: bool = True
+    """Just adopted: read its hook file whether or not it changed."""
+    restored: str = ""
+    """The state a previous watcher published for this pane (empty for a new pane)."""
+    settle_at: float = 0.0
+    """Re-adopted pane: when its screen is read a second time; it is not judged before then
+    (a first read cannot tell a still screen from a moving one). 0 once settled."""
+    backdate: float = 0.0
+    """Re-adopted pane: when its screen is assumed to have last changed, unless it moves."""
+    cpu: float = 0.0
+    rss: int = 0
+
+    def capture_due(self, now: float) -> bool:
+        """Whether to read the pane's screen this round."""
+        tracker = self.tracker
+        if self.pane.dead:
+            return False
+        if self.settle_at and now >= self.settle_at:
+            return True
+        if not tracker.screen_seen or tracker.wants_capture(now):
+            return True
+        if self.deadline and self.deadline <= now:
+            return True
+        if not self.dirty:
+            return False
+        # A pane that shows a working marker redraws its spinner several times a second: read
+        # it again at most every WORKING_RECAPTURE seconds (hooks still trigger a read at once).
+        return not self.throttled or now - tracker.screen_seen >= WORKING_RECAPTURE
+
+    @property
+    def throttled(self) -> bool:
+        """Its screen shows a working marker (its output is read at a slower pace)."""
+        match = self.tracker.match
+        return match is not None and match.state == State.WORKING
+
+    def read_registry(self) -> None:
+        """Read the agent's own session registry entry, when its process is known."""
+        if self.config is not None and self.pid is not None:
+            self.tracker.registry = self.agent.status_signal(self.config, self.pid)
+
+    def publishable(self, fleet: str, name: str, verdict: Verdict) -> SessionState:
+        """The state to publish for this session, given its verdict."""
+        pane = self.pane
+        return SessionState(
+            fleet=fleet,
+            name=name,
+            role=pane.role,
+            agent=pane.agent,
+            pane_id=pane.pane_id,
+            cwd=pane.cwd,
+            state=verdict.state.value,
+            since=self.tracker.since,
+            reason=verdict.reason,
+            source=verdict.source.value,
+            note=verdict.note,
+            cpu=self.cpu,
+            rss=self.rss,
+            pid=self.pid,
+        )
+
+
+def adopt(
+    pane: PaneInfo,
+    fleet: str,
+    runtime: Path,
+    recorded_state: RecordedState | None,
+    now: float,
+) -> Watched:
+    """Start watching a pane: a new one, or one a previous watcher published states for."""
+    profile = profile_of(pane.agent)
+    tracker = profile.tracker(pane.started or now)
+    reader = None
+    folder = hooks.session_dir(fleet, pane.name, runtime)
+    token = hooks.read_token(folder) if profile.hooks else None
+    if token:
+        reader = hooks.EventReader(folder / "events.jsonl", token)
+        reader.offset = tail_offset(reader.path)
+        tracker.has_hooks = True
+    restored = pane.state
+    if recorded_state is not None:
+        try:
+            restored = recorded_state(pane.name) or restored
+        except Exception:
+            log.exception("reading the recorded state of %s failed", pane.name)
+    if pane.state and pane.since and restored == pane.state:
+        # Re-adopting after a restart: keep the published "since" for an unchanged state.
+        with contextlib.suppress(ValueError):
+            tracker.verdict = Verdict(State(pane.state), pane.reason, _source(pane.source))
+            tracker.since = pane.since
+    watched = Watched(pane=pane, agent=profile, tracker=tracker, reader=reader, restored=restored)
+    if restored and not pane.dead and (pane.since or 0.0) >= (pane.started or 0.0):
+        # The published state belongs to this run of the agent (not to one before a
+        # respawn, which starts afresh like a new pane).
+        watched.settle_at = now + ADOPT_SETTLE
+        watched.backdate = pane.since or now
+    return watched
+
+
+def process_pass(processes: ProcessTable, sessions: Iterable[Watched]) -> None:
+    """Refresh every session's CPU, memory, agent process and registry entry (one psutil pass)."""
+    watched_list = list(sessions)
+    roots = [w.pane.pane_pid for w in watched_list if w.pane.pane_pid]
+    processes.refresh(roots)
+    for watched in watched_list:
+        pane = watched.pane
+        if pane.pane_pid is None or pane.dead:
+            watched.cpu, watched.rss = 0.0, 0
+            continue
+        names = watched.agent.process_names
+        tree = processes.tree(pane.pane_pid, names)
+        watched.cpu, watched.rss = tree.cpu, tree.rss
+        alive = (tree.agent is not None) if names else None
+        if tree.agent is not None and tree.agent.pid != watched.pid:
+            watched.pid = tree.agent.pid
+            watched.config = watched.agent.status_folder(process_environ(tree.agent.pid))
+        facts = watched.tracker.facts
+        if facts.agent_alive != alive:
+            watched.dirty = True
+        watched.tracker.facts = ProcessFacts(
+            dead=facts.dead,
+            dead_status=facts.dead_status,
+            dead_signal=facts.dead_signal,
+            agent_alive=alive,
+            current_command=pane.current_command,
+        )
+        watched.read_registry()
+
+
+def capture(tmux: Tmux, due: list[Watched], now: float) -> None:
+    """Read the screens of ``due`` in one chained tmux call and show them to their trackers."""
+    commands: list[list[str]] = []
+    for watched in due:
+        pane_id = watched.pane.pane_id
+        commands.append(["display-message", "-p", "-t", pane_id, f"{CAPTURE_MARK}{pane_id}"])
+        commands.append(["capture-pane", "-p", "-t", pane_id])
+    lines = tmux.run(*commands, check=False)
+    screens: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lines:
+        if line.startswith(CAPTURE_MARK):
+            current = screens.setdefault(line[len(CAPTURE_MARK) :].strip(), [])
+        elif current is not None:
+            current.append(line)
+    for watched in due:
+        watched.dirty = False
+        screen = screens.get(watched.pane.pane_id)
+        if screen is not None:
+            watched.tracker.see_screen("\n".join(screen), now)
+            if watched.backdate:
+                # First read of a re-adopted pane: what it shows has been there since the
+                # previous watcher published, unless the second read finds it moving. So a
+                # restart neither invents output (idle -> working) nor misses an end of it.
+                watched.tracker.screen_changed = watched.backdate
+                watched.backdate = 0.0
+
+
+def tail_offset(path: Path, keep: int = 65536) -> int:
+    """Where to start reading an events file so that only its recent past is replayed."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    if size <= keep:
+        return 0
+    with path.open("rb") as handle:
+        handle.seek(size - keep)
+        chunk = handle.read(keep)
+    newline = chunk.find(b"\n")
+    return size - keep + newline + 1 if newline >= 0 else size
+
+
+def _source(text: str) -> Source:
+    try:
+        return Source(text)
+    except ValueError:
+        return Source.LAUNCH
