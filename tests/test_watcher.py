@@ -29,16 +29,34 @@ def shell_fleet(tmp_path: Path, count: int, name: str = "many") -> Path:
     return path
 
 
+def up_shell_fleet(
+    server: libtmux.Server,
+    tmp_path: Path,
+    count: int,
+    name: str = "many",
+    services: tuple[str, ...] = fleet.SERVICES,
+) -> Tmux:
+    """Start a fleet of ``count`` shell sessions on ``server``; its tmux."""
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, count, name))), tmux, services=services)
+    return tmux
+
+
+@pytest.fixture
+def history_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private history database for the watchers this test starts."""
+    path = tmp_path / "history.sqlite3"
+    monkeypatch.setenv("ORCHESTRATOR_DB", str(path))
+    return path
+
+
 def states(tmux: Tmux, name: str) -> dict[str, str]:
     return {str(row["name"]): str(row["state"]) for row in status.status_rows(tmux, name)}
 
 
-def test_every_pane_is_captured_and_settles_idle(
-    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
-    tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 8))), tmux)
+@pytest.mark.usefixtures("history_db")
+def test_every_pane_is_captured_and_settles_idle(server: libtmux.Server, tmp_path: Path) -> None:
+    tmux = up_shell_fleet(server, tmp_path, 8)
     wait_for(lambda: watcher_running("many"))
     wait_for(lambda: set(states(tmux, "many").values()) == {"idle"})
     log = (fleet_dir("many") / "transitions.jsonl").read_text().splitlines()
@@ -49,12 +67,9 @@ def test_every_pane_is_captured_and_settles_idle(
     assert {t.session for t in recorded if t.to_state == "idle"} == {f"s{i}" for i in range(8)}
 
 
-def test_exit_is_pushed_and_recorded(
-    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
-    tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2))), tmux)
+@pytest.mark.usefixtures("history_db")
+def test_exit_is_pushed_and_recorded(server: libtmux.Server, tmp_path: Path) -> None:
+    tmux = up_shell_fleet(server, tmp_path, 2)
     wait_for(lambda: set(states(tmux, "many").values()) == {"idle"})
     pane = next(p for p in list_sessions(tmux, "many") if p.name == "s1")
     assert pane.pane_pid is not None
@@ -67,8 +82,7 @@ def test_exit_is_pushed_and_recorded(
 def test_watcher_and_its_control_client_end_with_the_fleet(
     server: libtmux.Server, tmp_path: Path
 ) -> None:
-    tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2, "short"))), tmux)
+    tmux = up_shell_fleet(server, tmp_path, 2, "short")
     wait_for(lambda: watcher_running("short"))
     socket = str(server.socket_name)
 
@@ -85,11 +99,9 @@ def test_watcher_and_its_control_client_end_with_the_fleet(
     wait_for(lambda: not control_clients())
 
 
-def test_idle_is_reported_when_the_screen_settles(
-    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("history_db")
+def test_idle_is_reported_when_the_screen_settles(server: libtmux.Server, tmp_path: Path) -> None:
     # Nothing but the passing of time turns output into idle: the watcher must wake for it.
-    monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
     path = tmp_path / "ticks.toml"
     script = "for i in 1 2 3; do echo tick $i; sleep 4.5; done; exec sleep 3600"
     path.write_text(
@@ -114,8 +126,7 @@ def test_idle_is_reported_when_the_screen_settles(
 
 
 def test_status_without_a_watcher_probes_the_panes(server: libtmux.Server, tmp_path: Path) -> None:
-    tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, 2, "bare"))), tmux, services=())
+    tmux = up_shell_fleet(server, tmp_path, 2, "bare", services=())
     assert not watcher_running("bare")
     # Nothing published these: each row's state comes from reading the panes now.
     wait_for(lambda: set(states(tmux, "bare").values()) == {"idle"})
