@@ -38,6 +38,7 @@ from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
+from orchestrator.watch.model import SessionIdentity
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -47,15 +48,9 @@ _CLIENT_MARK = "@@orc-client@@ "
 
 
 @dataclass(frozen=True)
-class SessionRow:
+class SessionRow(SessionIdentity):
     """One session as the dashboard shows it."""
 
-    fleet: str
-    name: str
-    role: str
-    agent: str
-    pane_id: str
-    cwd: str
     state: str
     """One of :class:`orchestrator.detect.model.State`'s values."""
     since: float | None
