@@ -28,6 +28,7 @@ import psutil
 import pytest
 
 from orchestrator.cli.main import main
+from orchestrator.fleet import control
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, watcher_running
@@ -221,7 +222,7 @@ def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
         assert seen == truth, f"{name}: history {seen}"
         chain = after[name]
         assert all(a.to_state == b.from_state for a, b in itertools.pairwise(chain))
-    fleet.down(tmux, NAME)
+    control.down(tmux, NAME)
     wait_for(lambda: not watcher_running(NAME), what="watcher ended with the fleet")
     wait_for(lambda: not control_clients(socket), what="no control client left")
     for proc in foreground_watchers:

@@ -169,7 +169,7 @@ def test_failure_half_way_leaves_nothing(
     def broken(target: str) -> list[list[str]]:
         return [["set-option", "-w", "-t", target, "no-such-option", "x"]]
 
-    monkeypatch.setattr(fleet, "_window_options", broken)
+    monkeypatch.setattr(fleet, "window_options", broken)
     with pytest.raises(OrchestratorError, match="nothing was left behind"):
         fleet.up(layout.load_fleet(str(shell_layout(tmp_path))), Tmux.from_server(server))
     assert [s.session_name for s in server.sessions] == ["keep"]

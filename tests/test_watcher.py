@@ -9,6 +9,7 @@ import libtmux
 import psutil
 import pytest
 
+from orchestrator.fleet import control, services
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, watcher_running
@@ -34,7 +35,7 @@ def up_shell_fleet(
     tmp_path: Path,
     count: int,
     name: str = "many",
-    services: tuple[str, ...] = fleet.SERVICES,
+    services: tuple[str, ...] = services.SERVICES,
 ) -> Tmux:
     """Start a fleet of ``count`` shell sessions on ``server``; its tmux."""
     tmux = Tmux.from_server(server)
@@ -94,7 +95,7 @@ def test_watcher_and_its_control_client_end_with_the_fleet(
         ]
 
     wait_for(lambda: len(control_clients()) == 1)
-    fleet.down(tmux, "short")
+    control.down(tmux, "short")
     wait_for(lambda: not watcher_running("short"))
     wait_for(lambda: not control_clients())
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from orchestrator import DEFAULT_LAYOUT
 from orchestrator.cli.common import CommandFactory, tmux_of, warn
 from orchestrator.errors import OrchestratorError
+from orchestrator.fleet import commands, control, restart
 from orchestrator.fleet import up as fleet
 from orchestrator.tmux.panes import list_sessions
 
@@ -102,7 +103,7 @@ def _up(args: argparse.Namespace) -> int:
         flag = f" -L {tmux.socket_name}" if tmux.socket_name else ""
         print(f"attach with: tmux{flag} attach -t {report.fleet}")
         return 0
-    return fleet.attach(tmux, report.fleet, f"={report.fleet}:{fleet.AGENTS_WINDOW}")
+    return control.attach(tmux, report.fleet, f"={report.fleet}:{commands.AGENTS_WINDOW}")
 
 
 def _resume_choice(plan: Fleet, wanted: bool | None) -> dict[str, str]:
@@ -140,9 +141,9 @@ def _restart(args: argparse.Namespace) -> int:
     from orchestrator.store import history
 
     tmux = tmux_of(args)
-    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    name = control.resolve_fleet_name(tmux, args.fleet)
     resume_id = None if args.no_resume else history.resume_id(name, args.name)
-    report = fleet.restart_session(tmux, name, args.name, resume_id, force=args.force)
+    report = restart.restart_session(tmux, name, args.name, resume_id, force=args.force)
     how = f"continuing conversation {report.resumed}" if report.resumed else "a fresh start"
     print(f"restarted {report.fleet}/{report.name} in pane {report.pane_id} ({how})")
     return 0
@@ -150,8 +151,8 @@ def _restart(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     tmux = tmux_of(args)
-    name = fleet.resolve_fleet_name(tmux, args.fleet)
-    ended = fleet.down(tmux, name)
+    name = control.resolve_fleet_name(tmux, args.fleet)
+    ended = control.down(tmux, name)
     print(f"fleet {name} ended ({len(ended)} session(s): {', '.join(ended) or 'none'})")
     return 0
 
@@ -160,14 +161,14 @@ def _dashboard(args: argparse.Namespace) -> int:
     from orchestrator import tui
 
     tmux = tmux_of(args)
-    return tui.run(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+    return tui.run(tmux, control.resolve_fleet_name(tmux, args.fleet))
 
 
 def _jump(args: argparse.Namespace) -> int:
     from orchestrator.fleet import jump
 
     tmux = tmux_of(args)
-    name = fleet.resolve_fleet_name(tmux, args.fleet)
+    name = control.resolve_fleet_name(tmux, args.fleet)
     jump.install_back_key(tmux)
     # `tmux attach` needs a terminal on standard input; a script or a notification has none.
     terminal = sys.stdin.isatty()
@@ -193,4 +194,4 @@ def _watch(args: argparse.Namespace) -> int:
     from orchestrator.cli import watch as watcher
 
     tmux = tmux_of(args)
-    return watcher.run_watcher(tmux, fleet.resolve_fleet_name(tmux, args.fleet))
+    return watcher.run_watcher(tmux, control.resolve_fleet_name(tmux, args.fleet))

@@ -8,7 +8,7 @@ import time
 
 from orchestrator.cli.common import CommandFactory, tmux_of, warn
 from orchestrator.cli.worktree import branch_cell
-from orchestrator.fleet import up as fleet
+from orchestrator.fleet import published
 
 
 def add_commands(command: CommandFactory) -> None:
@@ -38,7 +38,7 @@ def _status(args: argparse.Namespace) -> int:
     tmux = tmux_of(args)
     rows = status.status_rows(tmux, args.fleet)
     if args.json:
-        print(fleet.dump_json(rows))
+        print(published.dump_json(rows))
         return 0
     if not rows:
         print("no sessions found (start a fleet with `orchestrator up`)")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from orchestrator.detect.model import State
 from orchestrator.errors import NotFoundError, OrchestratorError
-from orchestrator.fleet.up import ensure_service
+from orchestrator.fleet.services import ensure_service
 from orchestrator.tmux.client import Tmux, TmuxCommand, escape_format
 from orchestrator.tmux.panes import PaneInfo, list_sessions
 

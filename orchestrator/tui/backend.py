@@ -33,7 +33,7 @@ from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
-from orchestrator.fleet import up as fleet_mod
+from orchestrator.fleet import published, restart
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
@@ -243,7 +243,7 @@ class TmuxBackend:
         return rows
 
     def _row(self, pane: PaneInfo, pub: dict[str, object] | None, now: float) -> SessionRow:
-        state, reason = fleet_mod.describe_state(pane)
+        state, reason = published.describe_state(pane)
         since, source, cpu, rss = pane.since or pane.started, pane.source, 0.0, 0
         if pub is not None and not pane.dead and pub.get("pane_id") == pane.pane_id:
             state, reason = str(pub.get("state", state)), str(pub.get("reason", reason))
@@ -347,7 +347,7 @@ class TmuxBackend:
         last conversation (``--resume``)."""
         from orchestrator.store import history
 
-        fleet_mod.restart_session(self.tmux, self.fleet, name, history.resume_id(self.fleet, name))
+        restart.restart_session(self.tmux, self.fleet, name, history.resume_id(self.fleet, name))
 
     def end(self, name: str) -> None:
         """Kill the session's pane."""

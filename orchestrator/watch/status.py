@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import NotFoundError
-from orchestrator.fleet import up as fleet_mod
+from orchestrator.fleet import published
 from orchestrator.runtime import watcher_running
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
@@ -30,7 +30,7 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
     A fleet whose watcher runs is read from what it published on the panes (one tmux call);
     any other fleet is probed on the spot (captures, hooks, registry, processes).
     """
-    rows = fleet_mod.status_rows(tmux, fleet)
+    rows = published.status_rows(tmux, fleet)
     probed: dict[str, dict[str, SessionState]] = {}
     for name in dict.fromkeys(str(row["fleet"]) for row in rows):
         if not watcher_running(name):

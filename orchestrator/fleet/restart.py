@@ -1,0 +1,99 @@
+"""Start one session of a fleet again, as its layout says: a Claude session continues its
+conversation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import NotFoundError, OrchestratorError
+from orchestrator.fleet import worktrees as session_worktrees
+from orchestrator.fleet.commands import pane_spec, tag_pane
+from orchestrator.fleet.up import up
+from orchestrator.layout.plan import Fleet
+from orchestrator.tmux.client import Tmux, tag
+from orchestrator.tmux.panes import list_sessions
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    """What :func:`restart_session` did."""
+
+    fleet: str
+    name: str
+    pane_id: str
+    argv: list[str]
+    """The command the pane runs now."""
+    resumed: str | None
+    """The Claude conversation it continues, if any."""
+
+
+def layout_source(tmux: Tmux, fleet_name: str) -> str:
+    """The layout file a live fleet was brought up from (its tmux session's ``@orc_layout``)."""
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet_name}:"], (tag("layout"),))
+    source = rows[0].get(tag("layout"), "") if rows else ""
+    if not source:
+        raise OrchestratorError(
+            f"fleet {fleet_name!r} does not say which layout started it",
+            hint="bring it up again with `orchestrator up LAYOUT`",
+        )
+    return source
+
+
+def restart_session(
+    tmux: Tmux,
+    fleet_name: str,
+    name: str,
+    resume_id: str | None = None,
+    *,
+    force: bool = False,
+) -> RestartReport:
+    """Start a session's agent again in its pane, as the fleet's layout says.
+
+    With ``resume_id`` a Claude session continues that conversation (``--resume``); other agents
+    simply start again. A session whose agent still runs is refused unless ``force``, which
+    kills it first. A session whose pane is gone gets a new one.
+    """
+    from orchestrator.layout.load import load_fleet
+
+    plan_fleet = load_fleet(layout_source(tmux, fleet_name))
+    plans = [plan for plan in plan_fleet.sessions if plan.name == name]
+    if not plans:
+        raise NotFoundError(f"session {name!r} is not in the layout {plan_fleet.source}")
+    pane = next((p for p in list_sessions(tmux, fleet_name) if p.name == name), None)
+    if pane is not None and pane.cwd and not plans[0].worktree:
+        # The folder it ran in: a shared layout's relative root was resolved against the folder
+        # `up` ran in, which this process may not be in.
+        plans[0] = dataclasses.replace(plans[0], cwd=Path(pane.cwd))
+    one = Fleet(
+        name=plan_fleet.name,
+        description=plan_fleet.description,
+        arrange=plan_fleet.arrange,
+        source=plan_fleet.source,
+        sessions=(plans[0],),
+        worktrees=plan_fleet.worktrees,
+    )
+    if pane is not None and not pane.dead and not force:
+        raise OrchestratorError(
+            f"session {name!r} is still running (pane {pane.pane_id})",
+            hint=f"use --force to end it and start it again, or `orchestrator jump {name}`",
+        )
+    prepared = session_worktrees.prepare(one)
+    plan = prepared.fleet.sessions[0]
+    options, command = pane_spec(prepared.fleet, plan, resume_id)
+    try:
+        if pane is None:
+            up(prepared.fleet, tmux, services=(), resume={name: resume_id} if resume_id else None)
+            pane = next(p for p in list_sessions(tmux, fleet_name) if p.name == name)
+        else:
+            tmux.run(
+                ["respawn-pane", "-k", "-t", pane.pane_id, *options, *command],
+                *tag_pane(pane.pane_id, prepared.fleet, plan, resume_id),
+            )
+    except BaseException:
+        prepared.undo()
+        raise
+    resumed = resume_id if plan.agent.resume_args(resume_id) else None
+    return RestartReport(fleet_name, name, pane.pane_id, command[1:], resumed)
