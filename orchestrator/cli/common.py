@@ -26,3 +26,13 @@ def warn(message: str | None) -> None:
     """Print a warning (e.g. a corrupt history moved aside) to standard error, if there is one."""
     if message is not None:
         print(f"orchestrator: {message}", file=sys.stderr)
+
+
+def fleet_argument(parser: argparse.ArgumentParser, *, positional: bool = False) -> None:
+    """Add the fleet a command acts on: ``FLEET`` (``positional``) or ``--fleet FLEET``; by default
+    the only fleet on the server, or the one this terminal is in."""
+    help_text = "fleet name (default: the only or current fleet)"
+    if positional:
+        parser.add_argument("fleet", nargs="?", help=help_text)
+    else:
+        parser.add_argument("--fleet", help=help_text)

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from orchestrator import DEFAULT_LAYOUT
-from orchestrator.cli.common import CommandFactory, tmux_of, warn
+from orchestrator.cli.common import CommandFactory, fleet_argument, tmux_of, warn
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import commands, control, restart
 from orchestrator.fleet import up as fleet
@@ -36,8 +36,9 @@ def add_commands(command: CommandFactory) -> None:
         "(default: ask when run in a terminal, else do not)",
     )
 
-    down = command("down", "End a fleet (its tmux session) and nothing else.", _down)
-    down.add_argument("fleet", nargs="?", help="fleet name (default: the only or current fleet)")
+    fleet_argument(
+        command("down", "End a fleet (its tmux session) and nothing else.", _down), positional=True
+    )
 
     restart = command(
         "restart",
@@ -45,7 +46,7 @@ def add_commands(command: CommandFactory) -> None:
         _restart,
     )
     restart.add_argument("name", help="session name")
-    restart.add_argument("--fleet", help="fleet name (default: the only or current)")
+    fleet_argument(restart)
     restart.add_argument(
         "--force", action="store_true", help="end the session first if it is still running"
     )
@@ -54,7 +55,7 @@ def add_commands(command: CommandFactory) -> None:
     )
 
     dashboard = command("dashboard", "Show the fleet's sessions and their states.", _dashboard)
-    dashboard.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+    fleet_argument(dashboard, positional=True)
 
     jump = command(
         "jump",
@@ -67,12 +68,12 @@ def add_commands(command: CommandFactory) -> None:
         "--next", action="store_true", help="the next session awaiting input (oldest first)"
     )
     target.add_argument("--dashboard", action="store_true", help="the fleet's dashboard window")
-    jump.add_argument("--fleet", help="fleet name (default: the only or current)")
+    fleet_argument(jump)
 
     watch = command(
         "watch", "Run the fleet's watcher in the foreground (`up` starts one for you).", _watch
     )
-    watch.add_argument("fleet", nargs="?", help="fleet name (default: the only or current)")
+    fleet_argument(watch, positional=True)
 
 
 def _up(args: argparse.Namespace) -> int:
