@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -218,12 +217,7 @@ class MockAnthropicAPI:
     def __enter__(self) -> MockAnthropicAPI:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
@@ -429,6 +423,21 @@ def _chunks(text: str, size: int) -> Iterator[str]:
         yield text[start : start + size]
 
 
+def _content_block(
+    index: int, block: dict[str, Any], deltas: Sequence[dict[str, Any]], delay: float = 0.0
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One content block's events: its start, a delta each (after ``delay`` s), its stop."""
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": index, "content_block": block},
+    )
+    for delta in deltas:
+        if delay:
+            yield "_sleep", {"seconds": delay}
+        yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": index}
+
+
 def _stream_events(reply: Reply, body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The SSE events for one reply; ``("_sleep", {"seconds": s})`` marks a pause."""
     yield (
@@ -460,55 +469,20 @@ def _stream_events(reply: Reply, body: Mapping[str, Any]) -> Iterator[tuple[str,
     chunk_chars = reply.chunk_chars if isinstance(reply, TextReply) else 12
     chunk_delay = reply.chunk_delay if isinstance(reply, TextReply) else 0.0
     if text:
-        yield (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": {"type": "text", "text": ""},
-            },
-        )
-        for piece in _chunks(text, chunk_chars):
-            if chunk_delay:
-                yield "_sleep", {"seconds": chunk_delay}
-            output_tokens += 1
-            yield (
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "text_delta", "text": piece},
-                },
-            )
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        deltas = [{"type": "text_delta", "text": piece} for piece in _chunks(text, chunk_chars)]
+        output_tokens += len(deltas)
+        yield from _content_block(index, {"type": "text", "text": ""}, deltas, chunk_delay)
         index += 1
     stop_reason = "end_turn"
     if isinstance(reply, ToolUseReply):
         stop_reason = "tool_use"
-        yield (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": {
-                    "type": "tool_use",
-                    "id": reply.tool_use_id,
-                    "name": reply.name,
-                    "input": {},
-                },
-            },
-        )
-        for piece in _chunks(json.dumps(reply.input), 24):
-            output_tokens += 1
-            yield (
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": piece},
-                },
-            )
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        block = {"type": "tool_use", "id": reply.tool_use_id, "name": reply.name, "input": {}}
+        deltas = [
+            {"type": "input_json_delta", "partial_json": piece}
+            for piece in _chunks(json.dumps(reply.input), 24)
+        ]
+        output_tokens += len(deltas)
+        yield from _content_block(index, block, deltas)
     yield (
         "message_delta",
         {

@@ -9,7 +9,6 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
-from types import TracebackType
 
 
 class PrivateTmux:
@@ -75,10 +74,5 @@ class PrivateTmux:
     def __enter__(self) -> PrivateTmux:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.kill_server()
