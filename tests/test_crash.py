@@ -37,6 +37,8 @@ from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_panes, list_sessions
 from tests.waiting import wait_for
 
+pytest_plugins = ["tests.history_db"]
+
 NAME = "crash"
 SESSIONS = ("a", "b", "c")
 PULSES = 7
@@ -117,13 +119,6 @@ def snapshot_of(pid: int) -> dict[str, object] | None:
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "history.sqlite3"
-    monkeypatch.setenv("ORCHESTRATOR_DB", str(path))
-    return path
-
-
-@pytest.fixture
 def foreground_watchers() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
@@ -136,7 +131,7 @@ def foreground_watchers() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
     server: libtmux.Server,
     tmp_path: Path,
-    db: Path,
+    history_db: Path,
     foreground_watchers: list[subprocess.Popen[bytes]],
 ) -> None:
     seed = int(os.environ.get("CRASH_SEED", random.randrange(1 << 30)))
@@ -147,7 +142,7 @@ def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
     plan = layout.load_fleet(str(crash_layout(tmp_path)))
     fleet.up(plan, tmux)
     wait_for(lambda: set(published(tmux).values()) == {"idle"}, what="first idle")
-    with Store(db) as store:
+    with Store(history_db) as store:
         before = {name: len(store.transitions(name, fleet=NAME)) for name in SESSIONS}
     panes = [pane.pane_id for pane in list_sessions(tmux, NAME)]
     readopt_total: list[float] = []
@@ -211,7 +206,7 @@ def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
         kill_and_restart()
         wait_for(lambda: set(published(tmux).values()) == {"idle"}, what="idle after pulse")
 
-    with Store(db) as store:
+    with Store(history_db) as store:
         after = {name: store.transitions(name, fleet=NAME) for name in SESSIONS}
     truth = [("idle", "working"), ("working", "idle")] * PULSES
     missing = duplicated = 0
@@ -240,7 +235,7 @@ def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
 
 
 def test_tmux_server_killed_then_status_is_clear_and_up_recreates(
-    server: libtmux.Server, tmp_path: Path, db: Path
+    server: libtmux.Server, tmp_path: Path, history_db: Path
 ) -> None:
     tmux = Tmux.from_server(server)
     socket = str(server.socket_name)
@@ -269,11 +264,11 @@ def test_tmux_server_killed_then_status_is_clear_and_up_recreates(
 
 
 def test_corrupt_history_is_moved_aside_and_reported(
-    server: libtmux.Server, tmp_path: Path, db: Path
+    server: libtmux.Server, tmp_path: Path, history_db: Path
 ) -> None:
-    with Store(db) as store:
+    with Store(history_db) as store:
         store.record_transition(NAME, "a", "idle", source="test")
-    db.write_bytes(b"this is not a database" * 100)
+    history_db.write_bytes(b"this is not a database" * 100)
     code, out, err = cli("history")
     assert code == 0
     assert "moved aside to" in err
@@ -282,20 +277,20 @@ def test_corrupt_history_is_moved_aside_and_reported(
     assert aside, list(tmp_path.iterdir())
     assert aside[0].read_bytes().startswith(b"this is not a database")
     # The watcher says so too (in its log, and on its window), and goes on recording.
-    db.write_bytes(b"garbage again" * 100)
+    history_db.write_bytes(b"garbage again" * 100)
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(crash_layout(tmp_path))), tmux)
     wait_for(lambda: set(published(tmux).values()) == {"idle"}, what="idle")
     log = (fleet_dir(NAME) / "watcher.log").read_text()
     assert "moved aside to" in log
-    with Store(db) as store:
+    with Store(history_db) as store:
         assert {t.session for t in store.transitions(fleet=NAME)} == set(SESSIONS)
 
 
-def test_history_command_prints_transitions_and_prompts(db: Path) -> None:
+def test_history_command_prints_transitions_and_prompts(history_db: Path) -> None:
     from orchestrator.store.history import record_prompt
 
-    with Store(db) as store:
+    with Store(history_db) as store:
         store.record_transition(NAME, "a", "starting", source="launch", at=100.0)
         store.record_transition(NAME, "a", "idle", source="screen", reason="quiet", at=101.0)
         store.record_transition(NAME, "b", "working", source="screen", at=102.0)
@@ -315,12 +310,12 @@ def test_history_command_prints_transitions_and_prompts(db: Path) -> None:
     code, _, err = cli("history", "nobody")
     assert code == 1
     assert "nothing about session 'nobody'" in err
-    code, out, _ = cli("--db", str(db.parent / "other.sqlite3"), "history")
+    code, out, _ = cli("--db", str(history_db.parent / "other.sqlite3"), "history")
     assert (code, out.strip()) == (0, "no history recorded yet")
 
 
 def test_restart_refuses_a_running_session_and_restarts_an_exited_shell(
-    server: libtmux.Server, tmp_path: Path, db: Path
+    server: libtmux.Server, tmp_path: Path, history_db: Path
 ) -> None:
     tmux = Tmux.from_server(server)
     socket = str(server.socket_name)
@@ -340,7 +335,7 @@ def test_restart_refuses_a_running_session_and_restarts_an_exited_shell(
     assert again.pane_id == pane.pane_id
     assert not again.dead
     assert again.resumed == ""
-    with Store(db) as store:
+    with Store(history_db) as store:
         states = [t.to_state for t in store.transitions("a", fleet=NAME)]
     assert states[-1] == "idle"
     assert "exited" in states[-3:-1]
@@ -349,7 +344,7 @@ def test_restart_refuses_a_running_session_and_restarts_an_exited_shell(
 
 
 def test_up_after_the_server_died_offers_to_resume_claude_conversations(
-    server: libtmux.Server, tmp_path: Path, db: Path, fake_claude: Path
+    server: libtmux.Server, tmp_path: Path, history_db: Path, fake_claude: Path
 ) -> None:
     socket = str(server.socket_name)
     path = tmp_path / "team.toml"
@@ -359,7 +354,7 @@ def test_up_after_the_server_died_offers_to_resume_claude_conversations(
     )
     code, _, _ = cli("-L", socket, "up", str(path), "--detach")
     assert code == 0
-    with Store(db) as store:
+    with Store(history_db) as store:
         store.note_claude_session("team", "dev-1", "11111111-aaaa")
         store.note_claude_session("team", "sh", "not-a-claude-session")
     server.kill()

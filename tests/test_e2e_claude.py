@@ -30,6 +30,7 @@ from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import (
     MockAnthropicAPI,
     TextReply,
+    ToolUseReply,
     ask_user_question_tool_use,
     bash_tool_use,
     write_tool_use,
@@ -156,18 +157,37 @@ def permission_on_screen(screen: str) -> bool:
     return PERMISSION_QUESTION.search(screen) is not None
 
 
+def permission_then_esc(
+    claudes: ClaudeFleet,
+    mock_api: MockAnthropicAPI,
+    session: str,
+    tool_use: ToolUseReply,
+    prompt: str,
+    reason: str,
+    labels: tuple[str, str, str],
+) -> None:
+    """From start-up idle, ``prompt`` gets ``tool_use``: awaiting with ``reason``; Esc: idle.
+
+    ``labels`` name the three latencies: start-up idle, the permission, and idle after Esc.
+    """
+    claudes.expect(session, "idle", idle_screen, labels[0])
+    mock_api.enqueue(tool_use)
+    claudes.prompt(session, prompt)
+    row = claudes.expect(session, "awaiting_input", permission_on_screen, labels[1])
+    assert row["reason"] == reason
+    # Esc at the prompt fires no hook: the screen must correct the stale hook state.
+    claudes.keys(session, "Escape")
+    claudes.expect(session, "idle", lambda s: not permission_on_screen(s), labels[2])
+
+
 def test_startup_idle_bash_permission_then_esc(
     launch: Callable[..., ClaudeFleet], mock_api: MockAnthropicAPI
 ) -> None:
     claudes = launch("dev-1")
-    claudes.expect("dev-1", "idle", idle_screen, "start-up idle")
-    mock_api.enqueue(bash_tool_use("npm test"))
-    claudes.prompt("dev-1", "Run the tests")
-    row = claudes.expect("dev-1", "awaiting_input", permission_on_screen, "bash permission")
-    assert row["reason"] == "Bash: npm test"
-    # Esc at the prompt fires no hook: the screen must correct the stale hook state.
-    claudes.keys("dev-1", "Escape")
-    claudes.expect("dev-1", "idle", lambda s: not permission_on_screen(s), "esc at permission")
+    permission_then_esc(
+        claudes, mock_api, "dev-1", bash_tool_use("npm test"), "Run the tests", "Bash: npm test",
+        labels=("start-up idle", "bash permission", "esc at permission"),
+    )  # fmt: skip
     assert claudes.status_json()["dev-1"]["state"] == "idle"
 
 
@@ -175,13 +195,10 @@ def test_write_permission_and_question(
     launch: Callable[..., ClaudeFleet], mock_api: MockAnthropicAPI
 ) -> None:
     claudes = launch("docs-4")
-    claudes.expect("docs-4", "idle", idle_screen)
-    mock_api.enqueue(write_tool_use("notes/plan.md"))
-    claudes.prompt("docs-4", "Write the plan")
-    row = claudes.expect("docs-4", "awaiting_input", permission_on_screen, "write permission")
-    assert row["reason"] == "permission to write notes/plan.md"
-    claudes.keys("docs-4", "Escape")
-    claudes.expect("docs-4", "idle", lambda s: not permission_on_screen(s))
+    permission_then_esc(
+        claudes, mock_api, "docs-4", write_tool_use("notes/plan.md"), "Write the plan",
+        "permission to write notes/plan.md", labels=("", "write permission", ""),
+    )  # fmt: skip
     mock_api.enqueue(ask_user_question_tool_use("Which database should the service use?"))
     claudes.prompt("docs-4", "Pick a database")
     row = claudes.expect("docs-4", "awaiting_input", question_on_screen, "question")

@@ -68,18 +68,38 @@ def screen(*lines: str) -> str:
 PROMPT_BOX = ("─" * 60, "❯ ", "─" * 60)
 
 
-def test_old_spinner_above_an_idle_prompt_is_idle() -> None:
+@pytest.mark.parametrize(
+    ("lines", "state"),
+    [
+        pytest.param(
+            (
+                "✶ Unravelling… (2s · ↓ 14 tokens)",
+                "● Done.",
+                "✻ Baked for 3s",
+                *PROMPT_BOX,
+                "  ? for shortcuts · ← for agents",
+            ),
+            State.IDLE,
+            id="an-idle-prompt-is-idle",
+        ),
+        pytest.param(
+            (
+                "✶ Unravelling… (2s · ↓ 14 tokens)",
+                " Do you want to make this edit to app.py?",
+                " ❯ 1. Yes",
+                "   2. No",
+                " Esc to cancel · Tab to amend",
+            ),
+            State.AWAITING_INPUT,
+            id="a-menu-is-awaiting",
+        ),
+    ],
+)
+def test_old_spinner_lines_above_do_not_decide(lines: tuple[str, ...], state: State) -> None:
     assert CLAUDE is not None
-    text = screen(
-        "✶ Unravelling… (2s · ↓ 14 tokens)",
-        "● Done.",
-        "✻ Baked for 3s",
-        *PROMPT_BOX,
-        "  ? for shortcuts · ← for agents",
-    )
-    match = classify(text, CLAUDE)
+    match = classify(screen(*lines), CLAUDE)
     assert match is not None
-    assert match.state == State.IDLE
+    assert match.state == state
 
 
 def test_prompt_box_under_a_spinner_is_working() -> None:
@@ -94,20 +114,6 @@ def test_always_on_status_bars_do_not_decide() -> None:
     assert CLAUDE is not None
     text = screen(*PROMPT_BOX, "  ⏵⏵ bypass permissions on (shift+tab to cycle)")
     assert classify(text, CLAUDE) is None
-
-
-def test_a_menu_under_old_spinner_lines_is_awaiting() -> None:
-    assert CLAUDE is not None
-    text = screen(
-        "✶ Unravelling… (2s · ↓ 14 tokens)",
-        " Do you want to make this edit to app.py?",
-        " ❯ 1. Yes",
-        "   2. No",
-        " Esc to cancel · Tab to amend",
-    )
-    match = classify(text, CLAUDE)
-    assert match is not None
-    assert match.state == State.AWAITING_INPUT
 
 
 def test_only_the_bottom_region_is_read() -> None:

@@ -19,6 +19,8 @@ from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch import status
 from tests.waiting import wait_for
 
+pytest_plugins = ["tests.history_db"]
+
 
 def shell_fleet(tmp_path: Path, count: int, name: str = "many") -> Path:
     path = tmp_path / f"{name}.toml"
@@ -41,14 +43,6 @@ def up_shell_fleet(
     tmux = Tmux.from_server(server)
     fleet.up(layout.load_fleet(str(shell_fleet(tmp_path, count, name))), tmux, services=services)
     return tmux
-
-
-@pytest.fixture
-def history_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private history database for the watchers this test starts."""
-    path = tmp_path / "history.sqlite3"
-    monkeypatch.setenv("ORCHESTRATOR_DB", str(path))
-    return path
 
 
 def states(tmux: Tmux, name: str) -> dict[str, str]:

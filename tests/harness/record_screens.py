@@ -117,12 +117,33 @@ class Session:
         (self.out_dir / f"{case}.txt").write_text(self.capture())
         (self.out_dir / f"{case}.ansi").write_text(self.tmux.capture(self.pane, escapes=True))
 
-    def begin(self, case: str) -> CaseLog:
-        """Start attributing hook events to ``case``."""
+    def begin(self, case: str, *, prompt: str = "", key: str = "") -> CaseLog:
+        """Start attributing hook events to ``case``; then type ``prompt`` or press ``key``."""
         self.collect()
         log = CaseLog(case, time.time())
         self.cases.append(log)
+        if prompt:
+            self.prompt(prompt)
+        if key:
+            self.tmux.send_key(self.pane, key)
         return log
+
+    def keep(
+        self, case: str, registry: str = "", *, quiet_for: float = 2.0, timeout: float = 10.0
+    ) -> None:
+        """Save the screen as ``case``, the registry as ``registry`` (if named), settle hooks."""
+        self.save(case)
+        if registry:
+            self.snapshot_registry(registry)
+        self.settle_hooks(quiet_for=quiet_for, timeout=timeout)
+
+    def wait_dead(self, timeout: float, what: str) -> None:
+        """Wait until the pane's process has ended."""
+        wait_until(
+            lambda: self.tmux.pane_format(self.pane, "#{pane_dead}") == "1",
+            timeout=timeout,
+            what=what,
+        )
 
     def collect(self) -> list[HookRecord]:
         """Attach hook records written since the last call to the current case."""
@@ -186,18 +207,13 @@ def dead_status(tmux: PrivateTmux, pane: str, timeout: float = 5.0) -> str:
 
 def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
     """startup-idle, working, turn-finished-idle, permissions, question, Esc, /exit."""
-    tmux, pane = session.tmux, session.pane
-
     case = session.begin("startup-idle")
     session.wait(idle_screen, timeout=60, stable_for=1.5)
     case.notes["seconds_to_idle_prompt"] = round(time.time() - case.started, 2)
-    session.save("startup-idle")
-    session.snapshot_registry("idle")
-    session.settle_hooks(quiet_for=1.0)
+    session.keep("startup-idle", "idle", quiet_for=1.0)
 
     api.enqueue(TextReply(SLOW_REPLY, chunk_delay=0.25, chunk_chars=6))
-    case = session.begin("working")
-    session.prompt("Explain the project layout")
+    session.begin("working", prompt="Explain the project layout")
     session.wait(
         lambda s: WORKING_FOOTER in s and WORKING_COUNTER.search(s) is not None and "slow" in s,
         timeout=30,
@@ -206,105 +222,75 @@ def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
     session.snapshot_registry("working")
     session.collect()
 
-    case = session.begin("turn-finished-idle")
+    session.begin("turn-finished-idle")
     session.wait(idle_screen, timeout=90, stable_for=1.5)
-    session.save("turn-finished-idle")
-    session.snapshot_registry("idle-after-turn")
-    session.settle_hooks()
+    session.keep("turn-finished-idle", "idle-after-turn")
 
     api.enqueue(bash_tool_use("npm test"))
-    case = session.begin("permission-bash")
-    session.prompt("Run the tests")
+    session.begin("permission-bash", prompt="Run the tests")
     session.wait(PERMISSION_QUESTION, timeout=30, stable_for=1.0)
-    session.save("permission-bash")
-    session.snapshot_registry("permission")
     # Hold the prompt open to see whether, and how late, a Notification hook arrives.
-    session.settle_hooks(quiet_for=8.0, timeout=15.0)
+    session.keep("permission-bash", "permission", quiet_for=8.0, timeout=15.0)
 
-    case = session.begin("esc-at-permission")
-    tmux.send_key(pane, "Escape")
+    session.begin("esc-at-permission", key="Escape")
     session.wait(lambda s: PERMISSION_QUESTION.search(s) is None and idle_screen(s), stable_for=1.5)
-    session.save("esc-at-permission")
-    session.snapshot_registry("after-esc-at-permission")
-    session.settle_hooks(quiet_for=3.0)
+    session.keep("esc-at-permission", "after-esc-at-permission", quiet_for=3.0)
 
     api.enqueue(write_tool_use("notes/plan.md"))
-    case = session.begin("permission-write")
-    session.prompt("Write the plan")
+    session.begin("permission-write", prompt="Write the plan")
     session.wait(PERMISSION_QUESTION, timeout=30, stable_for=1.0)
-    session.save("permission-write")
-    session.snapshot_registry("permission-write")
-    session.settle_hooks(quiet_for=1.0)
-    case = session.begin("write-approved")
-    tmux.send_key(pane, "Enter")
+    session.keep("permission-write", "permission-write", quiet_for=1.0)
+    session.begin("write-approved", key="Enter")
     session.wait(lambda s: idle_screen(s) and "Done." in s, timeout=30, stable_for=1.5)
-    session.save("write-approved-idle")
-    session.settle_hooks()
+    session.keep("write-approved-idle")
 
     api.enqueue(ask_user_question_tool_use())
-    case = session.begin("ask-user-question")
-    session.prompt("Set up the database")
+    session.begin("ask-user-question", prompt="Set up the database")
     session.wait(QUESTION_MENU_FOOTER, timeout=30, stable_for=1.0)
-    session.save("ask-user-question")
-    session.snapshot_registry("question")
     # As at the Bash prompt: does a Notification arrive for a question, and when?
-    session.settle_hooks(quiet_for=8.0, timeout=15.0)
-    case = session.begin("question-answered")
-    tmux.send_key(pane, "Enter")
+    session.keep("ask-user-question", "question", quiet_for=8.0, timeout=15.0)
+    case = session.begin("question-answered", key="Enter")
     screen = session.wait(
         lambda s: QUESTION_MENU_FOOTER not in s or "Submit" in s, timeout=15, stable_for=0.5
     )
     if "Submit" in screen:
         case.notes["submit_screen"] = True
         session.save("ask-user-question-submit")
-        tmux.send_key(pane, "Enter")
+        session.tmux.send_key(session.pane, "Enter")
     session.wait(idle_screen, timeout=30, stable_for=1.5)
-    session.save("question-answered-idle")
-    session.settle_hooks()
+    session.keep("question-answered-idle")
 
     api.enqueue(ask_user_question_tool_use())
-    case = session.begin("ask-user-question-again")
-    session.prompt("Pick a database")
+    session.begin("ask-user-question-again", prompt="Pick a database")
     session.wait(QUESTION_MENU_FOOTER, timeout=30, stable_for=1.0)
     session.settle_hooks(quiet_for=1.0)
-    case = session.begin("esc-at-question")
-    tmux.send_key(pane, "Escape")
+    session.begin("esc-at-question", key="Escape")
     session.wait(lambda s: QUESTION_MENU_FOOTER not in s and idle_screen(s), stable_for=1.5)
-    session.save("esc-at-question")
-    session.snapshot_registry("after-esc-at-question")
-    session.settle_hooks(quiet_for=3.0)
+    session.keep("esc-at-question", "after-esc-at-question", quiet_for=3.0)
 
     api.enqueue(TextReply(SLOW_REPLY, chunk_delay=0.25, chunk_chars=6))
-    case = session.begin("working-again")
-    session.prompt("Explain it once more")
+    session.begin("working-again", prompt="Explain it once more")
     session.wait(lambda s: WORKING_FOOTER in s and WORKING_COUNTER.search(s) is not None)
     session.settle_hooks(quiet_for=0.5)
-    case = session.begin("esc-while-working")
-    tmux.send_key(pane, "Escape")
+    session.begin("esc-while-working", key="Escape")
     session.wait(idle_screen, timeout=15, stable_for=1.5)
-    session.save("esc-while-working")
-    session.snapshot_registry("after-esc-while-working")
-    session.settle_hooks(quiet_for=3.0)
+    session.keep("esc-while-working", "after-esc-while-working", quiet_for=3.0)
 
-    case = session.begin("exit")
-    session.prompt("/exit")
-    wait_until(lambda: tmux.pane_format(pane, "#{pane_dead}") == "1", timeout=30, what="pane dead")
-    case.notes["pane_dead_status"] = dead_status(tmux, pane)
-    case.notes["pane_dead_signal"] = tmux.pane_format(pane, "#{pane_dead_signal}")
+    case = session.begin("exit", prompt="/exit")
+    session.wait_dead(timeout=30, what="pane dead")
+    case.notes["pane_dead_status"] = dead_status(session.tmux, session.pane)
+    case.notes["pane_dead_signal"] = session.tmux.pane_format(session.pane, "#{pane_dead_signal}")
     case.notes["registry_files_after_exit"] = sorted(
         p.name for p in session.home.sessions_dir.glob("*.json")
     )
-    session.save("after-exit")
-    session.settle_hooks(quiet_for=1.0)
+    session.keep("after-exit", quiet_for=1.0)
 
 
 def run_resume_case(session: Session, api: MockAnthropicAPI, earlier_prompt: str) -> None:
     """``claude --resume <id>`` after ``/exit``: the old conversation is sent again."""
-    case = session.begin("resume-startup")
+    session.begin("resume-startup")
     session.wait(idle_screen, timeout=60, stable_for=1.5)
-    session.save("resumed-idle")
-    session.snapshot_registry("resumed-idle")
-    session.settle_hooks(quiet_for=1.0)
+    session.keep("resumed-idle", "resumed-idle", quiet_for=1.0)
     case = session.begin("resume-prompt")
     before = len(api.main_turn_requests())
     session.prompt("Carry on")
@@ -313,33 +299,20 @@ def run_resume_case(session: Session, api: MockAnthropicAPI, earlier_prompt: str
     sent = api.main_turn_requests()[before].user_texts()
     case.notes["earlier_prompt_sent_again"] = earlier_prompt in sent
     session.settle_hooks(quiet_for=1.0)
-    case = session.begin("resume-exit")
-    session.prompt("/exit")
-    wait_until(
-        lambda: session.tmux.pane_format(session.pane, "#{pane_dead}") == "1",
-        timeout=30,
-        what="resumed claude to exit",
-    )
+    session.begin("resume-exit", prompt="/exit")
+    session.wait_dead(timeout=30, what="resumed claude to exit")
     session.collect()
 
 
 def run_trust_case(session: Session) -> None:
     """The trust dialog of an untrusted folder, then Esc."""
-    case = session.begin("trust-dialog")
+    session.begin("trust-dialog")
     session.wait(TRUST_DIALOG, timeout=60, stable_for=1.0)
-    session.save("trust-dialog")
-    session.snapshot_registry("trust-dialog")
-    session.settle_hooks(quiet_for=1.0)
-    case = session.begin("esc-at-trust-dialog")
-    session.tmux.send_key(session.pane, "Escape")
-    wait_until(
-        lambda: session.tmux.pane_format(session.pane, "#{pane_dead}") == "1",
-        timeout=15,
-        what="claude to exit after Esc at the trust dialog",
-    )
+    session.keep("trust-dialog", "trust-dialog", quiet_for=1.0)
+    case = session.begin("esc-at-trust-dialog", key="Escape")
+    session.wait_dead(timeout=15, what="claude to exit after Esc at the trust dialog")
     case.notes["pane_dead_status"] = dead_status(session.tmux, session.pane)
-    session.save("trust-dialog-after-esc")
-    session.settle_hooks(quiet_for=1.0)
+    session.keep("trust-dialog-after-esc", quiet_for=1.0)
 
 
 def record_width(width: int, version: str, work: Path, screens_root: Path) -> dict[str, Any]:
