@@ -159,3 +159,15 @@ def test_process_tree_of_the_test_itself() -> None:
         child.wait()
     table.refresh([os.getpid()])
     assert child.pid not in table.tree(os.getpid()).pids
+
+
+def test_a_screen_change_dates_from_when_the_pane_last_printed() -> None:
+    t = tracker()
+    t.see_screen(recorded("working"), 1.0, printed=0.9)
+    # The pane last printed at 2.0 (the idle prompt); the throttled read comes at 2.4.
+    t.see_screen(recorded("startup-idle"), 2.4, printed=2.0)
+    assert t.screen_changed == 2.0
+    assert t.decide(2.0 + STILL + 0.01)[0].state == State.IDLE
+    # Output from before the previous read says nothing about this change: the read time counts.
+    t.see_screen(recorded("working"), 9.0, printed=2.0)
+    assert t.screen_changed == 9.0

@@ -104,12 +104,19 @@ class SessionTracker:
     verdict: Verdict | None = None
     since: float = 0.0
 
-    def see_screen(self, text: str, now: float) -> None:
-        """Record a capture of the pane."""
+    def see_screen(self, text: str, now: float, printed: float | None = None) -> None:
+        """Record a capture of the pane, read at ``now``.
+
+        ``printed`` is when the pane last printed, if known: a screen that differs from the last
+        read changed then, not when it was read, so stillness is counted from that moment (a
+        pane re-read only every half second would otherwise look still half a second late).
+        """
+        previous = self.screen_seen
         self.screen_seen = now
         if text != self.screen_text or not self.screen_changed:
             self.screen_text = text
-            self.screen_changed = now
+            after_last_read = printed is not None and previous < printed <= now
+            self.screen_changed = printed if printed is not None and after_last_read else now
             self.match = classify(text, self.rules) if self.rules else None
 
     def see_hooks(self, events: list[HookEvent]) -> None:

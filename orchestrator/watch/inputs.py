@@ -4,8 +4,12 @@
   sizes): ``output`` (a pane id) for ``%output``, ``layout`` when windows come or go, ``exit``
   when the session ends or the client goes;
 - a ``pane-died`` tmux hook that appends the pane's id to a file in the fleet's folder;
-- a ``watchfiles`` (inotify) thread on that folder: ``hooks`` (the file's path) when a session's
-  ``events.jsonl`` grows, ``died`` when the ``pane-died`` file does.
+- an inotify thread on that folder (:mod:`orchestrator.watch.inotify`; ``watchfiles`` where there
+  is no inotify): ``hooks`` (the file's path) when a session's ``events.jsonl`` grows, ``died``
+  when the ``pane-died`` file does.
+
+The control client also notes when each pane last printed (:attr:`PushSources.output_at`): the
+moment a screen last changed, which the capture that follows can only see later.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import queue
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import watchfiles
 
 from orchestrator.tmux.client import Tmux
+from orchestrator.watch.inotify import InotifyUnavailableError, TreeWatcher
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,9 @@ class PushSources:
         self.events = events
         self.stop_event = stop_event
         self.control: subprocess.Popen[str] | None = None
+        self.output_at: dict[str, float] = {}
+        """When each pane last printed, by pane id (written by the control client's thread)."""
+        self._tree: TreeWatcher | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -60,8 +69,13 @@ class PushSources:
     def stop(self) -> None:
         """End the control client and wait for the threads (``stop_event`` must be set)."""
         self._stop_control_client()
+        if self._tree is not None:
+            self._tree.close()
         for thread in self._threads:
             thread.join(timeout=2)
+        if self._tree is not None:
+            self._tree.release()
+            self._tree = None
 
     def _install_tmux_hook(self) -> None:
         died = self.folder / "pane-died"
@@ -97,7 +111,9 @@ class PushSources:
         assert self.control is not None and self.control.stdout is not None
         for line in self.control.stdout:
             if line.startswith("%output "):
-                self.events.put(("output", line.split(" ", 2)[1]))
+                pane_id = line.split(" ", 2)[1]
+                self.output_at[pane_id] = time.time()
+                self.events.put(("output", pane_id))
             elif line.startswith(
                 ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
             ):
@@ -121,12 +137,30 @@ class PushSources:
             control.wait(timeout=2)
 
     def _start_file_watcher(self) -> None:
-        thread = threading.Thread(target=self._watch_files, name="watchfiles", daemon=True)
+        try:
+            self._tree = TreeWatcher(self.folder)
+            target, name = self._watch_tree, "inotify"
+        except InotifyUnavailableError:
+            target, name = self._watch_files, "watchfiles"
+        thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
+    def _on_file(self, path: str) -> None:
+        if path.endswith("/pane-died"):
+            self.events.put(("died", ""))
+        elif path.endswith("/events.jsonl"):
+            self.events.put(("hooks", path))
+
+    def _watch_tree(self) -> None:
+        assert self._tree is not None
+        try:
+            self._tree.run(lambda path: self._on_file(str(path)))
+        except Exception:  # the folder vanished: the fleet is going away
+            log.exception("file watcher stopped")
+            self.events.put(("layout", ""))
+
     def _watch_files(self) -> None:
-        died = str(self.folder / "pane-died")
         try:
             for changes in watchfiles.watch(
                 self.folder,
@@ -138,7 +172,7 @@ class PushSources:
                 watch_filter=_is_input,
             ):
                 for path in {path for _, path in changes}:
-                    self.events.put(("died", "") if path == died else ("hooks", path))
+                    self._on_file(path)
         except Exception:  # the folder vanished: the fleet is going away
             log.exception("file watcher stopped")
             self.events.put(("layout", ""))

@@ -56,6 +56,8 @@ class Watched:
     (a first read cannot tell a still screen from a moving one). 0 once settled."""
     backdate: float = 0.0
     """Re-adopted pane: when its screen is assumed to have last changed, unless it moves."""
+    printed: float | None = None
+    """When the pane last printed, as the control client saw it (None: not since adopted)."""
     cpu: float = 0.0
     rss: int = 0
 
@@ -194,7 +196,7 @@ def capture(tmux: Tmux, due: list[Watched], now: float) -> None:
         watched.dirty = False
         screen = screens.get(watched.pane.pane_id)
         if screen is not None:
-            watched.tracker.see_screen("\n".join(screen), now)
+            watched.tracker.see_screen("\n".join(screen), now, watched.printed)
             if watched.backdate:
                 # First read of a re-adopted pane: what it shows has been there since the
                 # previous watcher published, unless the second read finds it moving. So a

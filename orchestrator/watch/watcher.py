@@ -58,7 +58,8 @@ from orchestrator.watch.sessions import (
 log = logging.getLogger(__name__)
 
 MIN_ROUND = 0.05
-"""Seconds between two rounds at the most busy; output faster than this is coalesced."""
+"""Seconds between two rounds at the most busy; output faster than this is coalesced (other
+pushes start a round at once)."""
 PROCESS_EVERY = 3.0
 """Seconds between process passes (CPU, memory, agent still alive)."""
 BACKSTOP = 10.0
@@ -143,7 +144,19 @@ class Watcher:
             if not self.round():
                 break
             next_deadline = self._next_deadline()
-            time.sleep(MIN_ROUND)
+            self._pause(time.time() + MIN_ROUND)
+
+    def _pause(self, until: float) -> None:
+        """Let output coalesce until ``until``; anything else (a hook event, a pane dying, a
+        stop) ends the pause at once, so it never waits behind a busy screen."""
+        while (left := until - time.time()) > 0:
+            try:
+                kind, value = self.events.get(timeout=left)
+            except queue.Empty:
+                return
+            self._note(kind, value)
+            if kind != "output":
+                return
 
     def _note(self, kind: str, value: str) -> None:
         if kind == "output":
@@ -152,6 +165,7 @@ class Watcher:
                 # Output is not paused with `refresh-client -A`: tmux 3.3a segfaulted under that
                 # (seen in CI), and a crashed server takes every agent with it.
                 watched.dirty = True
+                watched.printed = self.inputs.output_at.get(value)
         elif kind == "hooks":
             self._hooks_changed.add(value)
         elif kind in {"layout", "died"} or kind == "exit":
@@ -182,19 +196,7 @@ class Watcher:
             return True
         changes = self._decide(time.time(), touched)
         if log.isEnabledFor(logging.DEBUG):
-            for name, w in self.sessions.items():
-                verdict = w.tracker.verdict
-                log.debug(
-                    "round %d %s due=%s match=%s changed=%.2f verdict=%s (%s) next=%s",
-                    self.rounds,
-                    name,
-                    w in due,
-                    w.tracker.match and w.tracker.match.rule,
-                    time.time() - w.tracker.screen_changed,
-                    verdict and verdict.state,
-                    verdict and verdict.note,
-                    w.tracker.next_check(time.time()),
-                )
+            _log_round(self.rounds, self.sessions, due)
         if changes:
             self.tmux_calls += 1
             self.publisher.publish(changes, self.states.values())
@@ -353,3 +355,21 @@ class Watcher:
     def _capture(self, due: list[Watched], now: float) -> None:
         self.tmux_calls += 1
         capture(self.tmux, due, now)
+
+
+def _log_round(rounds: int, sessions: dict[str, Watched], due: list[Watched]) -> None:
+    """What a round saw of each session (``ORCHESTRATOR_DEBUG=1``)."""
+    now = time.time()
+    for name, w in sessions.items():
+        verdict = w.tracker.verdict
+        log.debug(
+            "round %d %s due=%s match=%s changed=%.2f verdict=%s (%s) next=%s",
+            rounds,
+            name,
+            w in due,
+            w.tracker.match and w.tracker.match.rule,
+            now - w.tracker.screen_changed,
+            verdict and verdict.state,
+            verdict and verdict.note,
+            w.tracker.next_check(now),
+        )
