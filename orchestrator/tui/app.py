@@ -3,17 +3,23 @@
 The UI thread never waits on tmux, git or psutil: a worker thread takes snapshots from the backend
 (woken by the watcher's pushes) and posts them; the preview is captured in another worker; every
 action runs in a worker too. Rows repaint only when their text changes.
+
+While nobody sees it (no attached client shows its window, and no key came lately) the dashboard
+does almost nothing: it asks tmux every :data:`HIDDEN_CHECK` seconds whether someone does, takes a
+snapshot every :data:`HIDDEN_REFRESH` seconds (states only), and neither captures the preview nor
+ticks the ages. A key, or tmux telling it that it has the focus, wakes it at once.
 """
 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -31,7 +37,15 @@ from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 MIN_REFRESH = 0.25
 """Seconds between two snapshots at the most: bursts of changes are coalesced."""
 PREVIEW_EVERY = 0.5
-"""Seconds between two captures of the selected pane."""
+"""Seconds between two captures of the selected pane (only while someone sees the dashboard)."""
+HIDDEN_CHECK = 2.0
+"""Seconds between two "does anyone see the dashboard?" questions while nobody does."""
+HIDDEN_REFRESH = 5.0
+"""Seconds between two snapshots while nobody sees the dashboard (its screen is kept roughly
+current for whoever comes back; coming back refreshes it at once)."""
+INPUT_GRACE = 10.0
+"""Seconds after a key during which the dashboard counts as seen (keys sent by ``send-keys``
+come from someone, even with no client attached)."""
 
 KEYS: tuple[tuple[str, str, str, str], ...] = (
     # key(s), action, footer label, help text
@@ -65,6 +79,14 @@ class PreviewCaptured(Message):
         super().__init__()
         self.name = name
         self.text = text
+
+
+class SeenChanged(Message):
+    """Someone started or stopped seeing the dashboard, from the worker."""
+
+    def __init__(self, seen: bool) -> None:
+        super().__init__()
+        self.seen = seen
 
 
 class Dashboard(App[None]):
@@ -103,6 +125,11 @@ class Dashboard(App[None]):
         self.waiting_first = True
         self.last_jump: str | None = None
         self.preview_text = ""
+        self.on_screen = True
+        """Someone sees the dashboard: ages tick and the preview is captured."""
+        self._input_at = time.monotonic()
+        self._wake = threading.Event()
+        self._title = ""
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -117,27 +144,58 @@ class Dashboard(App[None]):
     def on_mount(self) -> None:
         """Start the workers; repaint ages once a second."""
         self.query_one("#title", Static).update(f"fleet {self.backend.fleet}")
-        self.set_interval(1.0, self._repaint)
+        self._ticker = self.set_interval(1.0, self._repaint)
+        self._previewer = self.set_interval(PREVIEW_EVERY, self._capture_preview)
         if self.live:
             self._watch_states()
-            self.set_interval(PREVIEW_EVERY, self._capture_preview)
+        else:
+            self._previewer.pause()
+
+    async def on_event(self, event: events.Event) -> None:
+        """A key, or the focus coming back (tmux reports it when a client shows the pane),
+        means someone is here: wake the snapshot worker."""
+        if isinstance(event, events.Key | events.AppFocus):
+            self._input_at = time.monotonic()
+            self._wake.set()
+        await super().on_event(event)
 
     # -- workers ---------------------------------------------------------------------------
+
+    def _someone_here(self) -> bool:
+        if time.monotonic() - self._input_at < INPUT_GRACE:
+            return True
+        try:
+            return self.backend.visible()
+        except Exception:  # tmux gone for a moment: assume someone looks
+            return True
 
     @work(thread=True, exclusive=True, group="states")
     def _watch_states(self) -> None:
         worker = get_current_worker()
+        last_snapshot = -HIDDEN_REFRESH
+        shown = True
         while not worker.is_cancelled:
             started = time.monotonic()
-            try:
-                self.post_message(RowsChanged(self.backend.snapshot()))
-            except Exception as exc:  # tmux gone for a moment: say so, keep trying
-                self.call_from_thread(self.notify, str(exc), severity="error")
-            self.backend.wait_for_change(1.0)
-            time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
+            here = self._someone_here()
+            if here or started - last_snapshot >= HIDDEN_REFRESH:
+                try:
+                    self.post_message(RowsChanged(self.backend.snapshot()))
+                except Exception as exc:  # tmux gone for a moment: say so, keep trying
+                    self.call_from_thread(self.notify, str(exc), severity="error")
+                last_snapshot = started
+                here = self._someone_here()  # the snapshot has just learned it
+            if here != shown:
+                shown = here
+                self.post_message(SeenChanged(here))
+            if here:
+                self.backend.wait_for_change(1.0)
+                time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
+            else:
+                self._wake.wait(HIDDEN_CHECK)
+                self._wake.clear()
 
     def _capture_preview(self) -> None:
-        if self.selected is not None:
+        if self.selected is not None and self.on_screen:
             self._preview_worker(self.selected, self.app_focus)
 
     @work(thread=True, exclusive=True, group="preview")
@@ -162,7 +220,20 @@ class Dashboard(App[None]):
 
     def on_rows_changed(self, message: RowsChanged) -> None:
         """Take a snapshot (only the latest matters)."""
-        self.set_rows(message.rows)
+        if message.rows != self.rows or not self.rows:
+            self.set_rows(message.rows)
+
+    def on_seen_changed(self, message: SeenChanged) -> None:
+        """Tick ages and capture the preview only while someone sees the dashboard."""
+        self.on_screen = message.seen
+        if message.seen:
+            self._ticker.resume()
+            self._previewer.resume()
+            self._repaint()
+            self._capture_preview()
+        else:
+            self._ticker.pause()
+            self._previewer.pause()
 
     def set_rows(self, rows: list[SessionRow]) -> None:
         """Show these sessions (also used by tests and the screenshot)."""
@@ -180,12 +251,14 @@ class Dashboard(App[None]):
 
     def show_preview(self, text: str) -> None:
         """Show a pane's screen, its bottom lines when it is taller than the preview."""
+        box = self.query_one("#preview-box")
+        if text == self.preview_text and box.border_title == (self.selected or ""):
+            return
         self.preview_text = text
         widget = self.query_one("#preview", Static)
         height = widget.size.height or 20
         lines = text.rstrip("\n").split("\n")
-        widget.update(Text.from_ansi("\n".join(lines[-height:])))
-        box = self.query_one("#preview-box")
+        widget.update(Text.from_ansi("\n".join(lines[-height:])), layout=False)
         box.border_title = f"{self.selected}" if self.selected else ""
 
     def ordered(self) -> list[SessionRow]:
@@ -224,7 +297,9 @@ class Dashboard(App[None]):
         title = f"fleet {self.backend.fleet}: {len(self.rows)} session(s)"
         if waiting:
             title += f", {waiting} awaiting input"
-        self.query_one("#title", Static).update(title)
+        if title != self._title:
+            self._title = title
+            self.query_one("#title", Static).update(title, layout=False)
 
     # -- selection -------------------------------------------------------------------------
 
