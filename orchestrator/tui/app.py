@@ -37,7 +37,14 @@ from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 MIN_REFRESH = 0.25
 """Seconds between two snapshots at the most: bursts of changes are coalesced."""
 PREVIEW_EVERY = 0.5
-"""Seconds between two captures of the selected pane (only while someone sees the dashboard)."""
+"""Seconds between two captures of the selected pane while it works (only while someone sees
+the dashboard)."""
+PREVIEW_STILL_EVERY = 2.0
+"""Seconds between two captures of the selected pane while it is not working (its screen seldom
+changes; selecting a session captures it at once)."""
+SNAPSHOT_EVERY = 2.0
+"""Seconds between two snapshots while someone sees the dashboard and the watcher pushes
+nothing (states arrive by push; this catches what only tmux tells: who looks at which pane)."""
 HIDDEN_CHECK = 2.0
 """Seconds between two "does anyone see the dashboard?" questions while nobody does."""
 HIDDEN_REFRESH = 5.0
@@ -127,9 +134,10 @@ class Dashboard(App[None]):
         self.preview_text = ""
         self.on_screen = True
         """Someone sees the dashboard: ages tick and the preview is captured."""
-        self._input_at = time.monotonic()
+        self._input_at = -INPUT_GRACE
         self._wake = threading.Event()
         self._title = ""
+        self._previewed_at = 0.0
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -188,18 +196,24 @@ class Dashboard(App[None]):
                 shown = here
                 self.post_message(SeenChanged(here))
             if here:
-                self.backend.wait_for_change(1.0)
+                self.backend.wait_for_change(SNAPSHOT_EVERY)
                 time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
             else:
                 self._wake.wait(HIDDEN_CHECK)
                 self._wake.clear()
 
     def _capture_preview(self) -> None:
-        if self.selected is not None and self.on_screen:
-            self._preview_worker(self.selected, self.app_focus)
+        if self.selected is None or not self.on_screen:
+            return
+        row = next((r for r in self.rows if r.name == self.selected), None)
+        still = row is None or row.state != State.WORKING.value
+        if still and time.monotonic() - self._previewed_at < PREVIEW_STILL_EVERY:
+            return
+        self._preview_worker(self.selected, self.app_focus)
 
     @work(thread=True, exclusive=True, group="preview")
     def _preview_worker(self, name: str, looking: bool) -> None:
+        self._previewed_at = time.monotonic()
         text = self.backend.preview(name)
         if looking:
             self.backend.mark_seen(name)

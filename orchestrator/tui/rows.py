@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 
 from orchestrator.backend import SessionRow
@@ -152,36 +154,66 @@ class SessionRowView(Widget):
         super().__init__(id=f"row-{_css_id(row.name)}")
         self.row = row
         self._shown = Text()
+        self._inputs: tuple[object, ...] = ()
+        self._age_patch: str | None = None
+        """The age cell's new text, when nothing else changed since the row was rendered."""
+        self._line: tuple[object, Strip] | None = None
 
     def render(self) -> Text:
         """The row's line, as last shown."""
+        if self._age_patch is not None:
+            start, width = AGE_CELL
+            shown = self._shown
+            patch = shown[start : start + width]
+            patch.plain = self._age_patch
+            self._shown = shown[:start] + patch + shown[start + width :]
+            self._age_patch = None
         return self._shown
 
     def show(
         self, row: SessionRow, *, marked: bool, selected: bool, threshold: float, now: float
     ) -> None:
         """Repaint when the text or the highlight changes, and only then: only the age cell when
-        nothing else changed."""
+        nothing else changed (every second, for every row)."""
+        inputs = (row, marked, selected, threshold, forgotten(row, now, threshold))
+        start, width = AGE_CELL
+        if inputs == self._inputs:
+            # Only the time moved: the age cell is all that can have changed.
+            cell = _cell(age(row.since, now), width)
+            if cell != (self._age_patch or self._shown.plain[start : start + width]):
+                self._age_patch = cell
+                self.refresh(Region(start, 0, width, 1))
+            return
+        self.render()  # take in a pending age change before comparing
+        self._inputs = inputs
         self.row = row
         text = render_row(row, now=now, marked=marked, threshold=threshold)
         self.set_class(row.state == State.AWAITING_INPUT.value, "-awaiting")
         self.set_class(forgotten(row, now, threshold), "-forgotten")
         self.set_class(selected, "-selected")
-        shown = self._shown
-        if text.plain == shown.plain and text.spans == shown.spans:
-            return
-        self._shown = text
-        start, width = AGE_CELL
-        end = start + width
-        if (
-            text.spans == shown.spans
-            and len(text.plain) == len(shown.plain)
-            and text.plain[:start] == shown.plain[:start]
-            and text.plain[end:] == shown.plain[end:]
-        ):
-            self.refresh(Region(start, 0, width, 1))
-        else:
+        if text.plain != self._shown.plain or text.spans != self._shown.spans:
+            self._shown = text
             self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        """The row's line. After an age-only change, the line last rendered with the new age
+        spliced in, in the style the age cell had (its spans did not change), instead of
+        rendering the whole row again; anything else renders the row afresh."""
+        patch = self._age_patch
+        key = (self.size, self.visual_style)
+        start, width = AGE_CELL
+        old = self._line[1] if self._line is not None and self._line[0] == key else None
+        if patch is not None and old is not None and old.cell_length >= start + width:
+            segments = list(old.crop(start, start + width))
+            style = segments[0].style if segments else None
+            cell = Strip([Segment(patch, style)])
+            line = Strip.join([old.crop(0, start), cell, old.crop(start + width)])
+        else:
+            self.render()
+            # The dirty regions an age-only change leaves make Textual render the row afresh.
+            line = super().render_line(y)
+        self._line = (key, line)
+        return line
 
 
 def _css_id(name: str) -> str:
