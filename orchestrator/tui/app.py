@@ -5,9 +5,12 @@ The UI thread never waits on tmux, git or psutil: a worker thread takes snapshot
 action runs in a worker too. Rows repaint only when their text changes.
 
 While nobody sees it (no attached client shows its window, and no key came lately) the dashboard
-does almost nothing: it asks tmux every :data:`HIDDEN_CHECK` seconds whether someone does, takes a
-snapshot every :data:`HIDDEN_REFRESH` seconds (states only), and neither captures the preview nor
-ticks the ages. A key, or tmux telling it that it has the focus, wakes it at once.
+does almost nothing: one snapshot every :data:`HIDDEN_POLL` seconds (states only; the same tmux
+call says whether someone sees it now), no preview, no ticking ages. Coming back is pushed: the
+fleet turns tmux's ``focus-events`` on, so tmux tells the dashboard's pane the moment a client
+shows it (attach, select-window, switch-client), and that focus event, like any key, wakes it at
+once. Focus alone never hides it (an unfocused terminal may still be on screen): tmux's list of
+clients decides.
 """
 
 from __future__ import annotations
@@ -45,11 +48,9 @@ changes; selecting a session captures it at once)."""
 SNAPSHOT_EVERY = 2.0
 """Seconds between two snapshots while someone sees the dashboard and the watcher pushes
 nothing (states arrive by push; this catches what only tmux tells: who looks at which pane)."""
-HIDDEN_CHECK = 2.0
-"""Seconds between two "does anyone see the dashboard?" questions while nobody does."""
-HIDDEN_REFRESH = 5.0
-"""Seconds between two snapshots while nobody sees the dashboard (its screen is kept roughly
-current for whoever comes back; coming back refreshes it at once)."""
+HIDDEN_POLL = 10.0
+"""Seconds between two snapshots while nobody sees the dashboard: its screen is kept roughly
+current, and this catches a client showing it without a focus event (``focus-events`` off)."""
 INPUT_GRACE = 10.0
 """Seconds after a key during which the dashboard counts as seen (keys sent by ``send-keys``
 come from someone, even with no client attached)."""
@@ -152,7 +153,7 @@ class Dashboard(App[None]):
     def on_mount(self) -> None:
         """Start the workers; repaint ages once a second."""
         self.query_one("#title", Static).update(f"fleet {self.backend.fleet}")
-        self._ticker = self.set_interval(1.0, self._repaint)
+        self._ticker = self.set_interval(1.0, self._tick)
         self._previewer = self.set_interval(PREVIEW_EVERY, self._capture_preview)
         if self.live:
             self._watch_states()
@@ -180,18 +181,14 @@ class Dashboard(App[None]):
     @work(thread=True, exclusive=True, group="states")
     def _watch_states(self) -> None:
         worker = get_current_worker()
-        last_snapshot = -HIDDEN_REFRESH
         shown = True
         while not worker.is_cancelled:
             started = time.monotonic()
-            here = self._someone_here()
-            if here or started - last_snapshot >= HIDDEN_REFRESH:
-                try:
-                    self.post_message(RowsChanged(self.backend.snapshot()))
-                except Exception as exc:  # tmux gone for a moment: say so, keep trying
-                    self.call_from_thread(self.notify, str(exc), severity="error")
-                last_snapshot = started
-                here = self._someone_here()  # the snapshot has just learned it
+            try:
+                self.post_message(RowsChanged(self.backend.snapshot()))
+            except Exception as exc:  # tmux gone for a moment: say so, keep trying
+                self.call_from_thread(self.notify, str(exc), severity="error")
+            here = self._someone_here()  # the snapshot has just learned it: no extra call
             if here != shown:
                 shown = here
                 self.post_message(SeenChanged(here))
@@ -199,7 +196,7 @@ class Dashboard(App[None]):
                 self.backend.wait_for_change(SNAPSHOT_EVERY)
                 time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
             else:
-                self._wake.wait(HIDDEN_CHECK)
+                self._wake.wait(HIDDEN_POLL)
                 self._wake.clear()
 
     def _capture_preview(self) -> None:
@@ -282,6 +279,22 @@ class Dashboard(App[None]):
         waiting = [r for r in self.rows if r.state == State.AWAITING_INPUT.value]
         waiting.sort(key=lambda r: r.since or 0.0)
         return waiting + [r for r in self.rows if r.state != State.AWAITING_INPUT.value]
+
+    def _tick(self) -> None:
+        """Ages move on: repaint the rows in view (a row scrolled into view later is
+        repainted by the next tick)."""
+        container = self.query_one("#rows", VerticalScroll)
+        first = int(container.scroll_y)
+        views = [v for v in container.children if isinstance(v, SessionRowView)]
+        now = self.clock()
+        for view in views[first : first + container.size.height]:
+            view.show(
+                view.row,
+                marked=view.row.name in self.marked,
+                selected=view.row.name == self.selected,
+                threshold=self.forgotten_after,
+                now=now,
+            )
 
     def _repaint(self) -> None:
         container = self.query_one("#rows", VerticalScroll)
