@@ -48,7 +48,10 @@ from orchestrator.tui.branches import BranchCache
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
-VISIBLE_FRESH = 1.0
+LIST_EVERY = 2.0
+"""Seconds a tmux listing is reused by snapshots taken because the watcher published: its
+``state.json`` has the states; tmux adds who looks at which pane, and panes it has not seen."""
+VISIBLE_FRESH = 2.0
 """Seconds an answer to "does anyone see the dashboard?" is reused before tmux is asked again."""
 TRANSITIONS_TAIL = 256 * 1024
 """Bytes of the watcher's transitions log read when the dashboard starts (the latest turns)."""
@@ -186,6 +189,7 @@ class TmuxBackend:
         self._states: dict[str, tuple[str, str]] = {}
         self._turns: dict[str, tuple[str, float]] = {}
         self._transitions_at: int | None = None
+        self._listed: tuple[float, list[fleet_mod.PaneInfo]] | None = None
         self._stop = threading.Event()
         self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
         self._lock = threading.Lock()
@@ -296,10 +300,19 @@ class TmuxBackend:
         return self._branch_texts[pane.name]
 
     def snapshot(self) -> list[SessionRow]:
-        """Every session of the fleet, in pane order (one tmux call, one file read). While
-        nobody sees the dashboard the branch column is left as it was."""
-        panes, viewed = self._list()
+        """Every session of the fleet, in pane order (one tmux call, at most every
+        :data:`LIST_EVERY` while the watcher publishes; one file read). While nobody sees the
+        dashboard the branch column is left as it was."""
         published = self._published()
+        if (
+            published
+            and self._listed is not None
+            and time.monotonic() - self._listed[0] < LIST_EVERY
+        ):
+            panes, viewed = self._listed[1], set[str]()
+        else:
+            panes, viewed = self._list()
+            self._listed = (time.monotonic(), panes)
         if published:
             self._read_transitions()
         now = time.time()

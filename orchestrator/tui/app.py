@@ -37,8 +37,9 @@ from orchestrator.detect.model import State
 from orchestrator.tui.rows import SessionRowView, header_text
 from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 
-MIN_REFRESH = 0.25
-"""Seconds between two snapshots at the most: bursts of changes are coalesced."""
+MIN_REFRESH = 0.5
+"""Seconds between two snapshots at the most: bursts of changes are coalesced (with every
+session working the watcher publishes several times a second)."""
 PREVIEW_EVERY = 0.5
 """Seconds between two captures of the selected pane while it works (only while someone sees
 the dashboard)."""
@@ -280,21 +281,32 @@ class Dashboard(App[None]):
         waiting.sort(key=lambda r: r.since or 0.0)
         return waiting + [r for r in self.rows if r.state != State.AWAITING_INPUT.value]
 
-    def _tick(self) -> None:
-        """Ages move on: repaint the rows in view (a row scrolled into view later is
-        repainted by the next tick)."""
+    def _in_view(self) -> range:
+        """Positions of the rows the rows' box shows (all of them before its first layout)."""
         container = self.query_one("#rows", VerticalScroll)
-        first = int(container.scroll_y)
+        first, height = int(container.scroll_y), container.size.height
+        return range(first, first + height) if height else range(len(self.rows))
+
+    def _show(self, view: SessionRowView, row: SessionRow, now: float) -> None:
+        view.show(
+            row,
+            marked=row.name in self.marked,
+            selected=row.name == self.selected,
+            threshold=self.forgotten_after,
+            now=now,
+        )
+
+    def _tick(self) -> None:
+        """Ages move on, or rows came into view: repaint the rows in view with their latest
+        data (rows out of view are brought up to date when they come into view)."""
+        container = self.query_one("#rows", VerticalScroll)
         views = [v for v in container.children if isinstance(v, SessionRowView)]
         now = self.clock()
-        for view in views[first : first + container.size.height]:
-            view.show(
-                view.row,
-                marked=view.row.name in self.marked,
-                selected=view.row.name == self.selected,
-                threshold=self.forgotten_after,
-                now=now,
-            )
+        by_name = {row.name: row for row in self.rows}
+        for index in self._in_view():
+            if index < len(views):
+                view = views[index]
+                self._show(view, by_name.get(view.row.name, view.row), now)
 
     def _repaint(self) -> None:
         container = self.query_one("#rows", VerticalScroll)
@@ -303,18 +315,15 @@ class Dashboard(App[None]):
         for name in set(views) - {row.name for row in ordered}:
             views.pop(name).remove()
         wanted: list[SessionRowView] = []
-        for row in ordered:
+        in_view, now = self._in_view(), self.clock()
+        for index, row in enumerate(ordered):
             view = views.get(row.name) or SessionRowView(row)
             wanted.append(view)
             if view.parent is None:
                 container.mount(view)
-            view.show(
-                row,
-                marked=row.name in self.marked,
-                selected=row.name == self.selected,
-                threshold=self.forgotten_after,
-                now=self.clock(),
-            )
+                self._show(view, row, now)
+            elif index in in_view:
+                self._show(view, row, now)
         current = [v for v in container.children if isinstance(v, SessionRowView)]
         if [v.row.name for v in current] != [v.row.name for v in wanted]:
             for index, view in enumerate(wanted):
@@ -340,6 +349,7 @@ class Dashboard(App[None]):
             for view in self.query(SessionRowView):
                 if view.row.name == name:
                     self.query_one("#rows", VerticalScroll).scroll_to_widget(view, animate=False)
+                    self.call_after_refresh(self._tick)
             if self.live:
                 self._preview_worker(name, self.app_focus)
 
