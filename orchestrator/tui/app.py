@@ -43,10 +43,10 @@ session working the watcher publishes several times a second)."""
 PREVIEW_EVERY = 0.5
 """Seconds between two captures of the selected pane while it works (only while someone sees
 the dashboard)."""
-PREVIEW_STILL_EVERY = 2.0
+PREVIEW_STILL_EVERY = 3.0
 """Seconds between two captures of the selected pane while it is not working (its screen seldom
 changes; selecting a session captures it at once)."""
-SNAPSHOT_EVERY = 2.0
+SNAPSHOT_EVERY = 4.0
 """Seconds between two snapshots while someone sees the dashboard and the watcher pushes
 nothing (states arrive by push; this catches what only tmux tells: who looks at which pane)."""
 HIDDEN_POLL = 10.0
