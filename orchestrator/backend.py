@@ -16,9 +16,7 @@ snapshots leave the branch column as it was (see :mod:`orchestrator.tui.branches
 "Seen" is tracked here: a session counts as looked at while its pane is the active pane of an
 attached client's current window, or while the dashboard previews it. A session whose turn ended
 (working or awaiting input, then idle or exited) after the user last looked at it is "finished,
-not yet looked at"; one that never ran a turn is plain idle. Turn ends come from the watcher's
-``transitions.jsonl`` (read incrementally, so a short turn between two snapshots counts) and from
-the states the snapshots see.
+not yet looked at"; one that never ran a turn is plain idle (see :mod:`orchestrator.tui.turns`).
 """
 
 from __future__ import annotations
@@ -38,13 +36,13 @@ import watchfiles
 from orchestrator import fleet as fleet_mod
 from orchestrator import jump as jump_mod
 from orchestrator import paths
-from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.profiles import PROFILES
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tui.branches import BranchCache
+from orchestrator.tui.turns import DONE, Turns
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -53,14 +51,10 @@ LIST_EVERY = 2.0
 ``state.json`` has the states; tmux adds who looks at which pane, and panes it has not seen."""
 VISIBLE_FRESH = 2.0
 """Seconds an answer to "does anyone see the dashboard?" is reused before tmux is asked again."""
-TRANSITIONS_TAIL = 256 * 1024
-"""Bytes of the watcher's transitions log read when the dashboard starts (the latest turns)."""
 _CLIENT_MARK = "@@orc-client@@ "
 _SELF_MARK = "@@orc-self@@ "
 # A control-mode client (the watcher's) is attached but shows nobody anything.
 _CLIENT_FMT = "#{?client_control_mode,," + _CLIENT_MARK + "#{window_id} #{pane_id}}"
-_ACTIVE = {State.WORKING.value, State.AWAITING_INPUT.value}
-_DONE = {State.IDLE.value, State.EXITED.value}
 
 
 @dataclass(frozen=True)
@@ -96,7 +90,7 @@ class SessionRow:
     @property
     def unseen(self) -> bool:
         """A turn ended (the session is idle or exited) since the user last looked at it."""
-        if self.state not in _DONE or self.turn_ended is None:
+        if self.state not in DONE or self.turn_ended is None:
             return False
         return self.seen_at is None or self.seen_at < self.turn_ended
 
@@ -186,9 +180,7 @@ class TmuxBackend:
         self._shown = True
         self._shown_at = -VISIBLE_FRESH
         self._pane_ids: dict[str, str] = {}
-        self._states: dict[str, tuple[str, str]] = {}
-        self._turns: dict[str, tuple[str, float]] = {}
-        self._transitions_at: int | None = None
+        self.turns = Turns(self.folder / "transitions.jsonl")
         self._listed: tuple[float, list[fleet_mod.PaneInfo]] | None = None
         self._stop = threading.Event()
         self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
@@ -255,45 +247,6 @@ class TmuxBackend:
             return {}
         return {str(s.get("name")): s for s in sessions if isinstance(s, dict)}
 
-    def _read_transitions(self) -> None:
-        """Note the turns that ended, from what the watcher logged since the last read."""
-        path = self.folder / "transitions.jsonl"
-        try:
-            with path.open("rb") as log:
-                size = log.seek(0, 2)
-                start = self._transitions_at
-                if start is None or start > size:  # first read, or a new log
-                    start = max(0, size - TRANSITIONS_TAIL)
-                log.seek(start)
-                data = log.read(size - start)
-        except OSError:
-            return
-        end = data.rfind(b"\n") + 1
-        self._transitions_at = start + end
-        for line in data[:end].splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # the partial first line of a tail
-            if not isinstance(record, dict):
-                continue
-            if record.get("old") in _ACTIVE and record.get("new") in _DONE:
-                at = _num(record.get("at"))
-                if at is not None:
-                    self._turns[str(record.get("session"))] = (str(record.get("pane_id")), at)
-
-    def _note_state(self, row: SessionRow) -> SessionRow:
-        """Remember the state; return the row with when its latest turn ended, if it did."""
-        before = self._states.get(row.name)
-        self._states[row.name] = (row.pane_id, row.state)
-        was_active = before is not None and before[0] == row.pane_id and before[1] in _ACTIVE
-        if was_active and row.state in _DONE and row.since is not None:
-            self._turns[row.name] = (row.pane_id, row.since)
-        turn = self._turns.get(row.name)
-        if row.state not in _DONE or turn is None or turn[0] != row.pane_id:
-            return row
-        return dataclasses.replace(row, turn_ended=turn[1])
-
     def _branch(self, pane: fleet_mod.PaneInfo, epoch: object, fresh: bool) -> str:
         if fresh or pane.name not in self._branch_texts:
             self._branch_texts[pane.name] = self.branches.text(pane, epoch)
@@ -314,7 +267,7 @@ class TmuxBackend:
             panes, viewed = self._list()
             self._listed = (time.monotonic(), panes)
         if published:
-            self._read_transitions()
+            self.turns.read_log()
         now = time.time()
         if not published and now - self._last_process >= PROCESS_EVERY:
             self.processes.refresh(pane.pane_pid for pane in panes if pane.pane_pid)
@@ -325,7 +278,9 @@ class TmuxBackend:
             for pane in panes:
                 if pane.pane_id in viewed:
                     self.seen[pane.name] = now
-                rows.append(self._note_state(self._row(pane, published.get(pane.name), now)))
+                row = self._row(pane, published.get(pane.name), now)
+                ended = self.turns.note(row.name, row.pane_id, row.state, row.since)
+                rows.append(dataclasses.replace(row, turn_ended=ended) if ended else row)
         return rows
 
     def _row(
