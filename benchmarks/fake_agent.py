@@ -23,6 +23,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -169,6 +170,17 @@ class Agent:
         row = max(1, height - 4)
         self.write(f"\x1b[{row};1H{self.spinner_line()}\x1b[K")
 
+    def redraw(self) -> None:
+        """Draw the current screen again at the pane's new size, as Claude does on a resize
+        (``up`` tiles the panes after the agents start; a screen drawn before that at another
+        size may not read as any state)."""
+        if self.state == "working":
+            self.draw(self.working_bottom())
+        elif self.state == "awaiting_input":
+            self.draw_permission()
+        else:
+            self.draw_idle(finished=self.turn_started > 0)
+
     # -- commands ------------------------------------------------------------------------------
 
     def handle(self, command: str, tag: str) -> bool:
@@ -205,6 +217,9 @@ class Agent:
         """Start idle, then follow the commands that arrive on the FIFO."""
         # O_RDWR: the FIFO never reports end-of-file while nobody has it open for writing.
         fd = os.open(control, os.O_RDWR | os.O_NONBLOCK)
+        resized, resize_note = os.pipe()
+        os.set_blocking(resize_note, False)
+        signal.signal(signal.SIGWINCH, lambda *_: os.write(resize_note, b"."))
         self.hook("SessionStart", source="startup")
         self.draw_idle(finished=False)
         self.truth("idle", time.time(), "start")
@@ -218,8 +233,11 @@ class Agent:
                     self.tick()
                     next_tick = now + 1.0 / self.fps
                 timeout = max(0.0, next_tick - time.time())
-            ready, _, _ = select.select([fd], [], [], timeout)
-            if not ready:
+            ready, _, _ = select.select([fd, resized], [], [], timeout)
+            if resized in ready:
+                os.read(resized, 4096)
+                self.redraw()
+            if fd not in ready:
                 continue
             try:
                 pending += os.read(fd, 4096)

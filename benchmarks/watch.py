@@ -1,17 +1,25 @@
-"""Benchmark the watcher against a 500 ms capture-every-pane poller, on real tmux fleets.
+"""Benchmark what a user runs (watcher and dashboard) against a 500 ms capture-every-pane poller.
 
-    .venv/bin/python benchmarks/watch.py --sessions 5,20,50
+    .venv/bin/python benchmarks/watch.py --sessions 5,20,50 --keys 100
 
 For each fleet size it launches a fleet of scripted fake Claude Code agents (``fake_agent.py``:
 real screens for the real screen rules, the real hook command, ground-truth times of every state
-change) on a private tmux server, with the real watcher in its window, and in the same run the
-baseline poller (``baseline.py``). Half the sessions run hooks (the hook path), half do not (the
-screen-only path). It measures:
+change) on a private tmux server, with the real watcher and the real dashboard in their windows,
+and in the same run the baseline poller (``baseline.py``). Half the sessions run hooks (the hook
+path), half do not (the screen-only path). A real tmux client (attached through a pseudo-terminal,
+200x50) plays the user: on the agents window (nobody sees the dashboard), or on the dashboard's.
+It measures:
 
 - latency from each scripted state change to the watcher's report (``transitions.jsonl``), and to
   the baseline's, for the hook path, the screen-only path, a burst, and exits;
-- CPU (% of one core, the process and its tmux clients) with all sessions idle, then all working;
-- tmux client calls per second; ``up`` time (tmux side); ``status --json`` wall time.
+- CPU (% of one core, each process with its tmux clients) with all sessions idle: ours (watcher
+  and dashboard) with nobody looking and with the dashboard on screen, and the baseline, each in
+  its own window with the others stopped (SIGSTOP), so that the tmux server's share of each can be
+  told: the server's CPU in that window minus its CPU with all of them stopped;
+- CPU with all sessions working, dashboard on screen, ours and the baseline side by side;
+- tmux client calls per second; ``up`` time (tmux side); ``status --json`` wall time;
+- with ``--keys N``: on a fleet of N idle sessions, the time from ``tmux send-keys`` of a cursor
+  key to the dashboard's pane showing the selection moved (``capture-pane``, polled every few ms).
 
 A markdown table goes to stdout and the figures as JSON to ``benchmarks/results/``. Every tmux
 server and process started here is ended on the way out, Ctrl-C included.
@@ -21,17 +29,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import math
 import os
+import pty
+import re
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +56,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from orchestrator.fleet import jump  # noqa: E402
 from orchestrator.fleet import up as fleet_mod  # noqa: E402
 from orchestrator.layout.load import load_layout, resolve  # noqa: E402
 from orchestrator.runtime import fleet_dir, watcher_running  # noqa: E402
@@ -55,6 +71,9 @@ CYCLE_LENGTH = 6.6
 SPREAD = 3.0
 """Seconds over which the sessions' turns are spread."""
 
+SCREEN = (200, 50)
+"""The user's terminal: the attached client's size, and the dashboard window's."""
+
 TARGETS = {
     "hook": "p95 ≤ 250 ms",
     "exit-hook": "p95 ≤ 250 ms",
@@ -62,6 +81,10 @@ TARGETS = {
     "screen-awaiting_input": "p95 ≤ 1.5 s",
     "cpu-idle": "≤ 2 % at 50",
     "cpu-working": "≤ 10 % at 50, ≥ 5× below baseline",
+    "ours-hidden": "≤ 1.0 % at 50",
+    "ours-shown": "≤ 2.0 % at 50",
+    "ours-working": "≤ 8 % at 50, ≥ 5× below baseline",
+    "keys": "p95 ≤ 50 ms at 100",
     "status": "≤ 300 ms at 50",
     "up": "≤ 1 s at 5",
 }
@@ -183,44 +206,103 @@ def shim_counts(log: Path) -> Counter[str]:
 
 @dataclass
 class Window:
-    """CPU and tmux calls of the watcher, the baseline and the tmux server over some seconds."""
+    """CPU (% of a core) and tmux calls per second of named processes over some seconds."""
 
-    watcher: float
-    baseline: float | None
-    server: float
-    watcher_tmux: float
-    baseline_tmux: float | None
+    cpu: dict[str, float]
+    calls: dict[str, float]
 
 
 def measure(
-    seconds: float, watcher: int, baseline: int | None, server: int, bench: Bench, calls: Path
+    seconds: float, pids: dict[str, int], bench: Bench, baseline_calls: Path | None
 ) -> Window:
-    """Sample everything at the start and end of a window of ``seconds``."""
+    """Sample the named processes at the start and end of a window of ``seconds``. tmux calls
+    are counted by the shim (by parent pid), the baseline's by the baseline itself."""
 
-    def sample() -> tuple[float, float, float, float, int, int]:
-        base_cpu = cpu_seconds(baseline) if baseline else 0.0
-        base_calls = int(calls.read_text() or 0) if baseline and calls.exists() else 0
+    def sample() -> tuple[float, dict[str, float], dict[str, float]]:
         counts = shim_counts(bench.tmux_log)
-        return (
-            time.time(),
-            cpu_seconds(watcher),
-            base_cpu,
-            cpu_seconds(server),
-            counts[str(watcher)],
-            base_calls,
-        )
+        cpu, calls = {}, {}
+        for name, pid in pids.items():
+            with contextlib.suppress(psutil.Error):
+                cpu[name] = cpu_seconds(pid)
+            if name == "baseline":
+                found = baseline_calls is not None and baseline_calls.exists()
+                text = baseline_calls.read_text() if baseline_calls and found else ""
+                calls[name] = float(text or 0)
+            elif name != "server":
+                calls[name] = float(counts[str(pid)])
+        return time.time(), cpu, calls
 
     start = sample()
     time.sleep(seconds)
     end = sample()
     wall = end[0] - start[0]
     return Window(
-        watcher=100 * (end[1] - start[1]) / wall,
-        baseline=100 * (end[2] - start[2]) / wall if baseline else None,
-        server=100 * (end[3] - start[3]) / wall,
-        watcher_tmux=(end[4] - start[4]) / wall,
-        baseline_tmux=(end[5] - start[5]) / wall if baseline else None,
+        cpu={k: 100 * (end[1][k] - start[1][k]) / wall for k in end[1] if k in start[1]},
+        calls={k: (end[2][k] - start[2][k]) / wall for k in end[2] if k in start[2]},
     )
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and its live descendants (the watcher's control-mode client, hooks...)."""
+    try:
+        proc = psutil.Process(pid)
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+@contextlib.contextmanager
+def stopped(pids: list[int]) -> Iterator[None]:
+    """SIGSTOP these processes and their descendants for a while (CPU windows of one side)."""
+    procs = [proc for pid in pids for proc in process_tree(pid)]
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.suspend()
+    try:
+        yield
+    finally:
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                proc.resume()
+
+
+class Client:
+    """A real tmux client attached through a pseudo-terminal: the user's terminal."""
+
+    def __init__(self, bench: Bench, socket: str, target: str, size: tuple[int, int]) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
+        env["TERM"] = "xterm-256color"
+        self.master = master
+        self.proc = subprocess.Popen(
+            [bench.real_tmux, "-L", socket, "attach-session", "-t", target],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        bench.processes.append(self.proc)
+        os.close(slave)
+        self.received = 0
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self.master, 65536):
+                self.received += len(chunk)
+
+    def close(self) -> None:
+        """Detach: end the client."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=3)
+        with contextlib.suppress(OSError):
+            os.close(self.master)
+        self._reader.join(timeout=2)
 
 
 def read_jsonl(path: Path) -> list[Json]:
@@ -301,11 +383,11 @@ def stats(latencies: list[float | None]) -> Json:
 class Fleet:
     """A live benchmark fleet: its tmux server, agents' FIFOs and ground truth."""
 
-    def __init__(self, bench: Bench, sessions: int) -> None:
+    def __init__(self, bench: Bench, sessions: int, label: str = "bench") -> None:
         self.bench = bench
         self.size = sessions
-        self.name = f"bench-{sessions}"
-        self.socket = f"orc-bench-{os.getpid()}-{sessions}"
+        self.name = f"{label}-{sessions}"
+        self.socket = f"orc-{label}-{os.getpid()}-{sessions}"
         self.folder = bench.root / self.name
         self.folder.mkdir()
         self.truth = self.folder / "truth.jsonl"
@@ -337,15 +419,36 @@ class Fleet:
         return path
 
     def up(self) -> float:
-        """Launch the fleet with its watcher window; return ``up``'s tmux-side seconds."""
+        """Launch the fleet with its dashboard and watcher windows; return ``up``'s tmux-side
+        seconds. The agents' window keeps the size that gives every pane Claude's width whatever
+        client attaches; the dashboard's is a terminal's, :data:`SCREEN`."""
         path = self.layout()
         plan = resolve(load_layout(path), path)
         columns = math.ceil(math.sqrt(self.size))
         rows = math.ceil(self.size / columns)
         size = (max(200, 81 * columns), max(50, 25 * rows))
         self.bench.sockets.append(self.socket)
-        report = fleet_mod.up(plan, self.tmux, size=size, services=("watcher",))
+        report = fleet_mod.up(plan, self.tmux, size=size, services=("dashboard", "watcher"))
+        width, height = (str(n) for n in SCREEN)
+        self.tmux.run(
+            ["set-option", "-w", "-t", f"={self.name}:agents", "window-size", "manual"],
+            ["resize-window", "-t", f"={self.name}:dashboard", "-x", width, "-y", height],
+        )
         return report.seconds
+
+    def dashboard_pid(self) -> int:
+        """The dashboard's process (its pane runs it directly)."""
+        pane = jump.dashboard_pane(self.tmux, self.name)
+        return int(self.tmux.run(["display-message", "-p", "-t", pane, "#{pane_pid}"])[0])
+
+    def show(self, window: str) -> None:
+        """Make ``window`` the fleet's current window: what the attached client shows."""
+        self.tmux.run(["select-window", "-t", f"={self.name}:{window}"])
+
+    def dashboard_screen(self, escapes: bool = False) -> list[str]:
+        """The dashboard pane's screen, with its colours as escapes if asked."""
+        pane = jump.dashboard_pane(self.tmux, self.name)
+        return self.tmux.run(["capture-pane", "-p", *(["-e"] if escapes else []), "-t", pane])
 
     def send(self, names: list[str], command: str, tag: str) -> None:
         """Tell some agents what to do next."""
@@ -409,13 +512,61 @@ def time_status(socket: str, runs: int = 5) -> Json:
     }
 
 
+def idle_windows(
+    args: argparse.Namespace,
+    fleet: Fleet,
+    pids: dict[str, int],
+    calls: Path,
+    say: Any,
+) -> dict[str, Window]:
+    """With every session idle: the tmux server with all of ours and the baseline stopped and the
+    client on the agents window (the floor); ours with nobody seeing the dashboard; the floor
+    again with the client on the dashboard's window; ours with the dashboard on screen; the
+    baseline alone (client on the agents window). Ends with the client on the dashboard."""
+    bench = fleet.bench
+    ours = [pids["watcher"], pids["dashboard"]]
+    base = [pids["baseline"]] if "baseline" in pids else []
+    windows: dict[str, Window] = {}
+    with stopped(ours + base):
+        time.sleep(0.5)
+        windows["floor"] = measure(args.window, {"server": pids["server"]}, bench, None)
+    say(f"  floor: {windows['floor']}")
+    mine = {k: v for k, v in pids.items() if k != "baseline"}
+    with stopped(base):
+        time.sleep(1.0)
+        windows["hidden"] = measure(args.window, mine, bench, None)
+        say(f"  hidden: {windows['hidden']}")
+    # What tmux spends on a client showing the dashboard's window whatever the dashboard does
+    # (its status line, every 2 s): the floor for the on-screen window.
+    with stopped(ours + base):
+        fleet.show("dashboard")
+        time.sleep(0.5)
+        windows["floor-shown"] = measure(args.window, {"server": pids["server"]}, bench, None)
+    say(f"  floor, client on the dashboard: {windows['floor-shown']}")
+    with stopped(base):
+        time.sleep(2.0)  # the focus event wakes the dashboard; it repaints once
+        windows["shown"] = measure(args.window, mine, bench, None)
+        say(f"  on screen: {windows['shown']}")
+    if base:
+        fleet.show("agents")
+        theirs = {"baseline": pids["baseline"], "server": pids["server"]}
+        with stopped(ours):
+            time.sleep(0.5)
+            windows["baseline"] = measure(args.window, theirs, bench, calls)
+        say(f"  baseline alone: {windows['baseline']}")
+    fleet.show("dashboard")
+    return windows
+
+
 def run_size(bench: Bench, sessions: int, args: argparse.Namespace) -> Json:
     """Launch one fleet, run the scripted phases, and return its figures."""
     fleet = Fleet(bench, sessions)
     say = print if args.verbose else (lambda *_: None)
+    client: Client | None = None
     try:
         up_seconds = fleet.up()
         watcher = fleet.watcher_pid()
+        dashboard = fleet.dashboard_pid()
         server = int(fleet.tmux.run(["display-message", "-p", "#{pid}"])[0])
         baseline_out = fleet.folder / "baseline.jsonl"
         calls = fleet.folder / "baseline-calls"
@@ -431,13 +582,16 @@ def run_size(bench: Bench, sessions: int, args: argparse.Namespace) -> Json:
                 cwd=HERE.parent,
             )
             bench.processes.append(baseline)
-        base_pid = baseline.pid if baseline else None
+        pids = {"watcher": watcher, "dashboard": dashboard, "server": server}
+        if baseline is not None:
+            pids["baseline"] = baseline.pid
         ready = fleet.wait_for("idle", 0.0, 30 + sessions * 0.3)
         say(f"  {sessions}: up {up_seconds:.2f}s, all idle: {ready}")
-        time.sleep(2.0)
+        fleet.show("agents")
+        client = Client(bench, fleet.socket, f"={fleet.name}:", SCREEN)
+        time.sleep(3.0)
 
-        idle = measure(args.window, watcher, base_pid, server, bench, calls)
-        say(f"  idle: {idle}")
+        idle = idle_windows(args, fleet, pids, calls, say)
         status = time_status(fleet.socket)
 
         cycles = max(args.cycles, math.ceil(args.min_samples / max(1, sessions // 2)))
@@ -456,8 +610,8 @@ def run_size(bench: Bench, sessions: int, args: argparse.Namespace) -> Json:
 
         fleet.send(fleet.names, "work", "burst")
         time.sleep(2.0)
-        working = measure(args.window, watcher, base_pid, server, bench, calls)
-        say(f"  working: {working}")
+        working = measure(args.window, pids, bench, calls)
+        say(f"  working, dashboard on screen: {working}")
         fleet.send(fleet.names, "done", "burst")
         time.sleep(3.0)
 
@@ -468,10 +622,13 @@ def run_size(bench: Bench, sessions: int, args: argparse.Namespace) -> Json:
         all_exited = fleet.wait_for("exited", exit_start, 15)
         time.sleep(1.0)
         watcher_alive = psutil.pid_exists(watcher)
+        dashboard_alive = psutil.pid_exists(dashboard)
         if baseline is not None:
             baseline.terminate()
             baseline.wait(timeout=5)
     finally:
+        if client is not None:
+            client.close()
         fleet.close()
         subprocess.run(
             [bench.real_tmux, "-L", fleet.socket, "kill-server"], capture_output=True, check=False
@@ -481,35 +638,148 @@ def run_size(bench: Bench, sessions: int, args: argparse.Namespace) -> Json:
     truths = read_jsonl(fleet.truth)
     mine, extra = match(truths, read_jsonl(fleet.transitions))
     theirs, base_extra = match(truths, read_jsonl(baseline_out)) if baseline else ({}, 0)
+    floor = idle["floor"].cpu["server"]
+    floor_shown = idle["floor-shown"].cpu["server"]
+
+    def ours(window: Window, floor: float) -> Json:
+        cpu = window.cpu
+        return {
+            "watcher": cpu["watcher"],
+            "dashboard": cpu["dashboard"],
+            "tmux_server": cpu["server"],
+            "tmux_server_share": max(0.0, cpu["server"] - floor),
+            "calls_per_second": window.calls["watcher"] + window.calls["dashboard"],
+        }
+
+    cpu: Json = {
+        "idle": {
+            "tmux_server_floor": floor,
+            "tmux_server_floor_shown": floor_shown,
+            "hidden": ours(idle["hidden"], floor),
+            "shown": ours(idle["shown"], floor_shown),
+        },
+        "working": {
+            "shown": ours(working, floor_shown),
+            "baseline": working.cpu.get("baseline"),
+            "baseline_calls_per_second": working.calls.get("baseline"),
+        },
+    }
+    if "baseline" in idle:
+        window = idle["baseline"]
+        cpu["idle"]["baseline"] = {
+            "baseline": window.cpu["baseline"],
+            "tmux_server": window.cpu["server"],
+            "tmux_server_share": max(0.0, window.cpu["server"] - floor),
+            "calls_per_second": window.calls["baseline"],
+        }
     return {
         "sessions": sessions,
         "up_seconds": round(up_seconds, 3),
         "status_json": status,
         "all_exited_reported": all_exited,
         "watcher_alive_after_fleet_ended": watcher_alive,
+        "dashboard_alive_after_fleet_ended": dashboard_alive,
         "leaked_processes": leaked,
-        "cpu_percent": {
-            "idle": {
-                "watcher": idle.watcher,
-                "baseline": idle.baseline,
-                "tmux_server": idle.server,
-            },
-            "working": {
-                "watcher": working.watcher,
-                "baseline": working.baseline,
-                "tmux_server": working.server,
-            },
-        },
-        "tmux_calls_per_second": {
-            "idle": {"watcher": idle.watcher_tmux, "baseline": idle.baseline_tmux},
-            "working": {"watcher": working.watcher_tmux, "baseline": working.baseline_tmux},
-        },
+        "cpu_percent": cpu,
         "latency_ms": {
             name: {"watcher": stats(mine[name]), "baseline": stats(theirs.get(name, []))}
             for name in CATEGORIES
         },
+        "transitions": {
+            "scripted": sum(1 for t in truths if category(t) is not None),
+            "missed": sum(e.count(None) for e in mine.values()),
+            "extra": extra,
+        },
         "extra_transitions": {"watcher": extra, "baseline": base_extra},
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Keystroke to frame
+
+
+SGR_BACKGROUND = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def backgrounds(line: str) -> set[str]:
+    """The background colours a captured line sets (``48;5;N``, ``48;2;R;G;B`` or ``4N``)."""
+    found = set()
+    for params in SGR_BACKGROUND.findall(line):
+        parts = params.split(";")
+        index = 0
+        while index < len(parts):
+            part = parts[index]
+            if part == "48" and index + 1 < len(parts):
+                width = 3 if parts[index + 1] == "5" else 5
+                found.add(";".join(parts[index : index + width]))
+                index += width
+                continue
+            if len(part) == 2 and part.startswith("4") and part != "49":
+                found.add(part)
+            index += 1
+    return found
+
+
+def run_keys(bench: Bench, sessions: int, args: argparse.Namespace) -> Json:
+    """Cursor keys sent to the dashboard of a fleet of idle sessions, on screen through a real
+    client: milliseconds from ``send-keys`` to the pane showing the next row selected."""
+    fleet = Fleet(bench, sessions, label="keys")
+    say = print if args.verbose else (lambda *_: None)
+    client: Client | None = None
+    base = [bench.real_tmux, "-L", fleet.socket]
+    latencies: list[float | None] = []
+    try:
+        fleet.up()
+        ready = fleet.wait_for("idle", 0.0, 30 + sessions * 0.3)
+        fleet.show("dashboard")
+        client = Client(bench, fleet.socket, f"={fleet.name}:", SCREEN)
+        pane = jump.dashboard_pane(fleet.tmux, fleet.name)
+
+        def screen() -> list[str]:
+            proc = subprocess.run(
+                [*base, "capture-pane", "-p", "-e", "-t", pane],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            return proc.stdout.splitlines()
+
+        deadline = time.time() + 30
+        while time.time() < deadline and not any(
+            f"{sessions} session(s)" in line for line in screen()
+        ):
+            time.sleep(0.2)
+        time.sleep(2.0)
+        order = fleet.names  # all idle: pane order
+
+        def line_of(lines: list[str], name: str) -> str:
+            return next((line for line in lines if f" {name} " in SGR_BACKGROUND.sub("", line)), "")
+
+        lines = screen()
+        selected = backgrounds(line_of(lines, order[0])) - backgrounds(line_of(lines, order[1]))
+        say(f"  keys: all idle {ready}, selection colours {selected}")
+        position = 0
+        steps = ["j"] * (args.key_count // 2) + ["k"] * (args.key_count - args.key_count // 2)
+        for key in steps:
+            position += 1 if key == "j" else -1
+            target = order[position]
+            started = time.perf_counter()
+            subprocess.run([*base, "send-keys", "-t", pane, key], check=False)
+            seen = None
+            while time.perf_counter() - started < 2.0:
+                if selected and selected <= backgrounds(line_of(screen(), target)):
+                    seen = time.perf_counter() - started
+                    break
+                time.sleep(0.003)
+            latencies.append(seen)
+            time.sleep(0.3)
+    finally:
+        if client is not None:
+            client.close()
+        fleet.close()
+        subprocess.run([*base, "kill-server"], capture_output=True, check=False)
+    leaked = reap_leftovers(fleet.socket)
+    return {"sessions": sessions, "keys": stats(latencies), "leaked_processes": leaked}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,7 +807,8 @@ def table(result: Json) -> str:
         f"`status --json`: {result['status_json']['median_ms']:.0f} ms median, "
         f"{result['status_json']['max_ms']:.0f} ms max)",
         "",
-        "| metric | watcher | baseline (capture all, 500 ms) | baseline ÷ watcher | target |",
+        "| metric | ours (watcher, dashboard) | baseline (capture all, 500 ms) "
+        "| baseline ÷ ours | target |",
         "|---|---|---|---|---|",
     ]
     for name, label in CATEGORIES.items():
@@ -550,23 +821,71 @@ def table(result: Json) -> str:
             f"| {label}, ms p50 / p95 / max (n={mine['count']}) | {_ms(mine)} | "
             f"{_ms(theirs) if theirs['count'] else '-'} | {ratio} | {TARGETS.get(name, '')} |"
         )
-    for phase in ("idle", "working"):
-        cpu = result["cpu_percent"][phase]
-        calls = result["tmux_calls_per_second"][phase]
-        base_cpu, base_calls = cpu["baseline"], calls["baseline"]
-        rows.append(
-            f"| CPU, all {phase}, % of a core | {cpu['watcher']:.1f} | "
-            f"{'-' if base_cpu is None else f'{base_cpu:.1f}'} | "
-            f"{_ratio(base_cpu, cpu['watcher'])} | {TARGETS[f'cpu-{phase}']} |"
+    cpu = result["cpu_percent"]
+    idle, working = cpu["idle"], cpu["working"]
+    base_idle = idle.get("baseline")
+
+    def total(entry: Json) -> float:
+        return float(entry["watcher"] + entry["dashboard"] + entry["tmux_server_share"])
+
+    def parts(entry: Json) -> str:
+        return (
+            f"{total(entry):.1f} (watcher {entry['watcher']:.1f}, dashboard "
+            f"{entry['dashboard']:.1f}, tmux server {entry['tmux_server_share']:.1f})"
         )
+
+    base_total = (
+        base_idle["baseline"] + base_idle["tmux_server_share"] if base_idle is not None else None
+    )
+    base_text = (
+        f"{base_total:.1f} (poller {base_idle['baseline']:.1f}, tmux server "
+        f"{base_idle['tmux_server_share']:.1f})"
+        if base_idle is not None and base_total is not None
+        else "-"
+    )
+    for mode, label in (("hidden", "nobody looking"), ("shown", "dashboard on screen")):
+        entry = idle[mode]
         rows.append(
-            f"| tmux calls/s, all {phase} | {calls['watcher']:.1f} | "
+            f"| CPU, all idle, {label}: ours + tmux server share, % of a core | {parts(entry)} | "
+            f"{base_text} | {_ratio(base_total, total(entry))} | {TARGETS[f'ours-{mode}']} |"
+        )
+    base_calls = base_idle["calls_per_second"] if base_idle is not None else None
+    for mode, label in (("hidden", "nobody looking"), ("shown", "dashboard on screen")):
+        calls = idle[mode]["calls_per_second"]
+        rows.append(
+            f"| tmux calls/s, all idle, {label} | {calls:.1f} | "
             f"{'-' if base_calls is None else f'{base_calls:.1f}'} | "
-            f"{_ratio(base_calls, calls['watcher'])} | |"
+            f"{_ratio(base_calls, calls)} | |"
         )
-        rows.append(
-            f"| tmux server CPU, all {phase} (both clients) | {cpu['tmux_server']:.1f} | | | |"
-        )
+    rows.append(
+        f"| tmux server CPU, all idle, everything stopped (the floors): client on the agents "
+        f"window / on the dashboard's | {idle['tmux_server_floor']:.1f} / "
+        f"{idle.get('tmux_server_floor_shown', idle['tmux_server_floor']):.1f} | | | |"
+    )
+    shown = working["shown"]
+    mine = shown["watcher"] + shown["dashboard"]
+    base_cpu = working["baseline"]
+    rows.append(
+        f"| CPU, all working, dashboard on screen, % of a core (processes and their tmux "
+        f"clients) | {mine:.1f} (watcher {shown['watcher']:.1f}, dashboard "
+        f"{shown['dashboard']:.1f}) | {'-' if base_cpu is None else f'{base_cpu:.1f}'} | "
+        f"{_ratio(base_cpu, mine)} | {TARGETS['ours-working']} |"
+    )
+    base_calls = working["baseline_calls_per_second"]
+    rows.append(
+        f"| tmux calls/s, all working | {shown['calls_per_second']:.1f} | "
+        f"{'-' if base_calls is None else f'{base_calls:.1f}'} | "
+        f"{_ratio(base_calls, shown['calls_per_second'])} | |"
+    )
+    rows.append(
+        f"| tmux server CPU, all working (agents' output, both clients, the attached client) | "
+        f"{shown['tmux_server']:.1f} | | | |"
+    )
+    moves = result["transitions"]
+    rows.append(
+        f"| scripted transitions reported / missed (reported after the next change or never) | "
+        f"{moves['scripted'] - moves['missed']} of {moves['scripted']} / {moves['missed']} | | | |"
+    )
     extra = result["extra_transitions"]
     rows.append(
         f"| extra transitions (no scripted change) | {extra['watcher']} | {extra['baseline']} | | |"
@@ -579,13 +898,29 @@ def table(result: Json) -> str:
     return "\n".join(rows)
 
 
+def keys_table(result: Json) -> str:
+    """The markdown line of the keystroke run."""
+    keys = result["keys"]
+    return (
+        f"**Dashboard keystroke to frame, {result['sessions']} idle sessions, on screen** "
+        "(`send-keys` of j/k until `capture-pane` shows the next row selected, "
+        f"n={keys['count']}): "
+        f"ms p50 / p95 / max {_ms(keys)}; target {TARGETS['keys']}"
+        + (f"\n\nleaked: {result['leaked_processes']}" if result["leaked_processes"] else "")
+    )
+
+
 def main() -> int:
     """Run the benchmark for each fleet size; print tables and write JSON."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sessions", default="5,20,50", help="fleet sizes, comma-separated")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds per CPU window")
+    parser.add_argument("--window", type=float, default=8.0, help="seconds per CPU window")
+    parser.add_argument(
+        "--keys", type=int, default=100, help="sessions for the keystroke run (0: skip it)"
+    )
+    parser.add_argument("--key-count", type=int, default=30, help="keys in the keystroke run")
     parser.add_argument(
         "--cycles", type=int, default=2, help="scripted turns per session (at least)"
     )
@@ -612,7 +947,11 @@ def main() -> int:
         for size in sizes:
             print(f"fleet of {size} sessions...", file=sys.stderr)
             results.append(run_size(bench, size, args))
-            print(table(results[-1]) + "\n")
+            print(table(results[-1]) + "\n", flush=True)
+        if args.keys:
+            print(f"keystrokes, fleet of {args.keys} sessions...", file=sys.stderr)
+            results.append(run_keys(bench, args.keys, args))
+            print(keys_table(results[-1]) + "\n", flush=True)
     except KeyboardInterrupt:
         print("interrupted; cleaning up", file=sys.stderr)
         return 130

@@ -38,7 +38,7 @@ def demo_rows(now: float = NOW) -> list[SessionRow]:
         row("dev-1", "Primary implementation", "working", 42, "Thinking… (12s · ↓ 300 tokens)"),
         row("test-2", "Testing", "awaiting_input", 95, "Bash: pytest -x tests/"),
         row("research-3", "Research and exploration", "idle", 600, "", seen_at=now - 10),
-        row("docs-4", "Documentation", "idle", 30, "turn finished"),
+        row("docs-4", "Documentation", "idle", 30, "turn finished", turn_ended=now - 30),
         row("git-5", "Git operations", "awaiting_input", 420, "Which branch should I rebase on?"),
     ]
 
@@ -60,6 +60,9 @@ class FakeBackend:
 
     def snapshot(self) -> list[SessionRow]:
         return list(self.rows)
+
+    def visible(self) -> bool:
+        return True
 
     def wait_for_change(self, timeout: float) -> None:
         self._changed.wait(min(timeout, 0.1))

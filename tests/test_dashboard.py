@@ -56,6 +56,17 @@ async def test_rows_show_every_column_and_waiting_first() -> None:
         assert "5 session(s), 2 awaiting input" in title
 
 
+async def test_a_session_that_never_ran_a_turn_is_idle_not_finished() -> None:
+    # Right after `up`: idle since it started, never looked at, no turn ended.
+    now = time.time()
+    fresh = dataclasses.replace(demo_rows(now)[0], state="idle", since=now - 5, reason="")
+    app = Dashboard(FakeBackend([fresh]))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 1)
+        assert "○ idle" in row_text(app, "dev-1")
+        assert "finished" not in row_text(app, "dev-1")
+
+
 async def test_s_toggles_pane_order_and_rows_follow_changes() -> None:
     backend = FakeBackend()
     app = Dashboard(backend)

@@ -7,13 +7,17 @@ from orchestrator.tmux.client import Tmux
 
 def run(tmux: Tmux, fleet: str) -> int:
     """Run the dashboard for ``fleet`` until the user quits; the fleet runs on."""
+    import os
+
     from orchestrator.fleet import jump
     from orchestrator.subscribers import notify
     from orchestrator.tui.app import run_app
     from orchestrator.tui.backend import TmuxBackend
 
     jump.install_back_key(tmux)
-    backend = TmuxBackend(tmux, fleet)
+    # In a pane of the fleet's server the dashboard can tell whether anyone sees it.
+    own_pane = os.environ.get("TMUX_PANE") if jump.inside(tmux) else None
+    backend = TmuxBackend(tmux, fleet, own_pane=own_pane)
     try:
         run_app(backend, forgotten_after=notify.load_settings().forgotten_after)
     finally:

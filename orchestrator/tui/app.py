@@ -3,21 +3,29 @@
 The UI thread never waits on tmux, git or psutil: a worker thread takes snapshots from the backend
 (woken by the watcher's pushes) and posts them; the preview is captured in another worker; every
 action runs in a worker too. Rows repaint only when their text changes.
+
+While nobody sees it (no attached client shows its window, and no key came lately) the dashboard
+does almost nothing: one snapshot every :data:`HIDDEN_POLL` seconds (states only; the same tmux
+call says whether someone sees it now), no preview, no ticking ages. Coming back is pushed: the
+fleet turns tmux's ``focus-events`` on, so tmux tells the dashboard's pane the moment a client
+shows it (attach, select-window, switch-client), and that focus event, like any key, wakes it at
+once. Focus alone never hides it (an unfocused terminal may still be on screen): tmux's list of
+clients decides.
 """
 
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical, VerticalScroll
-from textual.message import Message
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
@@ -25,13 +33,35 @@ from textual.worker import get_current_worker
 from orchestrator.detect.model import State
 from orchestrator.fleet import jump as jump_mod
 from orchestrator.tui.backend import Backend, SessionRow
-from orchestrator.tui.rows import SessionRowView, header_text
+from orchestrator.tui.messages import PreviewCaptured, RowsChanged, SeenChanged
+from orchestrator.tui.rows import header_text
 from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
+from orchestrator.tui.session_list import (
+    RowLook,
+    SessionList,
+    display_order,
+    next_waiting,
+    title_text,
+)
 
-MIN_REFRESH = 0.25
-"""Seconds between two snapshots at the most: bursts of changes are coalesced."""
+MIN_REFRESH = 0.5
+"""Seconds between two snapshots at the most: bursts of changes are coalesced (with every
+session working the watcher publishes several times a second)."""
 PREVIEW_EVERY = 0.5
-"""Seconds between two captures of the selected pane."""
+"""Seconds between two captures of the selected pane while it works (only while someone sees
+the dashboard)."""
+PREVIEW_STILL_EVERY = 3.0
+"""Seconds between two captures of the selected pane while it is not working (its screen seldom
+changes; selecting a session captures it at once)."""
+SNAPSHOT_EVERY = 4.0
+"""Seconds between two snapshots while someone sees the dashboard and the watcher pushes
+nothing (states arrive by push; this catches what only tmux tells: who looks at which pane)."""
+HIDDEN_POLL = 10.0
+"""Seconds between two snapshots while nobody sees the dashboard: its screen is kept roughly
+current, and this catches a client showing it without a focus event (``focus-events`` off)."""
+INPUT_GRACE = 10.0
+"""Seconds after a key during which the dashboard counts as seen (keys sent by ``send-keys``
+come from someone, even with no client attached)."""
 
 KEYS: tuple[tuple[str, str, str, str], ...] = (
     # key(s), action, footer label, help text
@@ -48,23 +78,6 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("question_mark", "help", "Help", "this screen"),
     ("q", "quit", "Quit", "quit the dashboard (the fleet runs on)"),
 )
-
-
-class RowsChanged(Message):
-    """A new snapshot of the sessions, from the worker."""
-
-    def __init__(self, rows: list[SessionRow]) -> None:
-        super().__init__()
-        self.rows = rows
-
-
-class PreviewCaptured(Message):
-    """The screen of a session's pane, from the worker."""
-
-    def __init__(self, name: str, text: str) -> None:
-        super().__init__()
-        self.name = name
-        self.text = text
 
 
 class Dashboard(App[None]):
@@ -103,13 +116,19 @@ class Dashboard(App[None]):
         self.waiting_first = True
         self.last_jump: str | None = None
         self.preview_text = ""
+        self.on_screen = True
+        """Someone sees the dashboard: ages tick and the preview is captured."""
+        self._input_at = -INPUT_GRACE
+        self._wake = threading.Event()
+        self._title = ""
+        self._previewed_at = 0.0
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
         yield Static(header_text(), id="header")
-        yield VerticalScroll(id="rows")
+        yield SessionList(id="rows")
         with Vertical(id="preview-box"):
             yield Static(id="preview")
         yield Footer()
@@ -117,31 +136,64 @@ class Dashboard(App[None]):
     def on_mount(self) -> None:
         """Start the workers; repaint ages once a second."""
         self.query_one("#title", Static).update(f"fleet {self.backend.fleet}")
-        self.set_interval(1.0, self._repaint)
+        self._ticker = self.set_interval(1.0, self._tick)
+        self._previewer = self.set_interval(PREVIEW_EVERY, self._capture_preview)
         if self.live:
             self._watch_states()
-            self.set_interval(PREVIEW_EVERY, self._capture_preview)
+        else:
+            self._previewer.pause()
+
+    async def on_event(self, event: events.Event) -> None:
+        """A key, or the focus coming back (tmux reports it when a client shows the pane),
+        means someone is here: wake the snapshot worker."""
+        if isinstance(event, events.Key | events.AppFocus):
+            self._input_at = time.monotonic()
+            self._wake.set()
+        await super().on_event(event)
 
     # -- workers ---------------------------------------------------------------------------
+
+    def _someone_here(self) -> bool:
+        if time.monotonic() - self._input_at < INPUT_GRACE:
+            return True
+        try:
+            return self.backend.visible()
+        except Exception:  # tmux gone for a moment: assume someone looks
+            return True
 
     @work(thread=True, exclusive=True, group="states")
     def _watch_states(self) -> None:
         worker = get_current_worker()
+        shown = True
         while not worker.is_cancelled:
             started = time.monotonic()
             try:
                 self.post_message(RowsChanged(self.backend.snapshot()))
             except Exception as exc:  # tmux gone for a moment: say so, keep trying
                 self.call_from_thread(self.notify, str(exc), severity="error")
-            self.backend.wait_for_change(1.0)
-            time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
+            here = self._someone_here()  # the snapshot has just learned it: no extra call
+            if here != shown:
+                shown = here
+                self.post_message(SeenChanged(here))
+            if here:
+                self.backend.wait_for_change(SNAPSHOT_EVERY)
+                time.sleep(max(0.0, MIN_REFRESH - (time.monotonic() - started)))
+            else:
+                self._wake.wait(HIDDEN_POLL)
+                self._wake.clear()
 
     def _capture_preview(self) -> None:
-        if self.selected is not None:
-            self._preview_worker(self.selected, self.app_focus)
+        if self.selected is None or not self.on_screen:
+            return
+        row = next((r for r in self.rows if r.name == self.selected), None)
+        still = row is None or row.state != State.WORKING.value
+        if still and time.monotonic() - self._previewed_at < PREVIEW_STILL_EVERY:
+            return
+        self._preview_worker(self.selected, self.app_focus)
 
     @work(thread=True, exclusive=True, group="preview")
     def _preview_worker(self, name: str, looking: bool) -> None:
+        self._previewed_at = time.monotonic()
         text = self.backend.preview(name)
         if looking:
             self.backend.mark_seen(name)
@@ -162,7 +214,20 @@ class Dashboard(App[None]):
 
     def on_rows_changed(self, message: RowsChanged) -> None:
         """Take a snapshot (only the latest matters)."""
-        self.set_rows(message.rows)
+        if message.rows != self.rows or not self.rows:
+            self.set_rows(message.rows)
+
+    def on_seen_changed(self, message: SeenChanged) -> None:
+        """Tick ages and capture the preview only while someone sees the dashboard."""
+        self.on_screen = message.seen
+        if message.seen:
+            self._ticker.resume()
+            self._previewer.resume()
+            self._repaint()
+            self._capture_preview()
+        else:
+            self._ticker.pause()
+            self._previewer.pause()
 
     def set_rows(self, rows: list[SessionRow]) -> None:
         """Show these sessions (also used by tests and the screenshot)."""
@@ -180,51 +245,33 @@ class Dashboard(App[None]):
 
     def show_preview(self, text: str) -> None:
         """Show a pane's screen, its bottom lines when it is taller than the preview."""
+        box = self.query_one("#preview-box")
+        if text == self.preview_text and box.border_title == (self.selected or ""):
+            return
         self.preview_text = text
         widget = self.query_one("#preview", Static)
         height = widget.size.height or 20
         lines = text.rstrip("\n").split("\n")
-        widget.update(Text.from_ansi("\n".join(lines[-height:])))
-        box = self.query_one("#preview-box")
+        widget.update(Text.from_ansi("\n".join(lines[-height:])), layout=False)
         box.border_title = f"{self.selected}" if self.selected else ""
 
     def ordered(self) -> list[SessionRow]:
         """Rows in display order: awaiting input first (longest waiting first) when sorting."""
-        if not self.waiting_first:
-            return list(self.rows)
-        waiting = [r for r in self.rows if r.state == State.AWAITING_INPUT.value]
-        waiting.sort(key=lambda r: r.since or 0.0)
-        return waiting + [r for r in self.rows if r.state != State.AWAITING_INPUT.value]
+        return display_order(self.rows, waiting_first=self.waiting_first)
+
+    def _look(self) -> RowLook:
+        return RowLook(self.selected, frozenset(self.marked), self.forgotten_after, self.clock())
+
+    def _tick(self) -> None:
+        """Ages move on, or rows came into view: repaint the rows in view."""
+        self.query_one("#rows", SessionList).tick(self.rows, self._look())
 
     def _repaint(self) -> None:
-        container = self.query_one("#rows", VerticalScroll)
-        views = {view.row.name: view for view in container.query(SessionRowView)}
-        ordered = self.ordered()
-        for name in set(views) - {row.name for row in ordered}:
-            views.pop(name).remove()
-        wanted: list[SessionRowView] = []
-        for row in ordered:
-            view = views.get(row.name) or SessionRowView(row)
-            wanted.append(view)
-            if view.parent is None:
-                container.mount(view)
-            view.show(
-                row,
-                marked=row.name in self.marked,
-                selected=row.name == self.selected,
-                threshold=self.forgotten_after,
-                now=self.clock(),
-            )
-        current = [v for v in container.children if isinstance(v, SessionRowView)]
-        if [v.row.name for v in current] != [v.row.name for v in wanted]:
-            for index, view in enumerate(wanted):
-                if index and view.parent is not None:
-                    container.move_child(view, after=wanted[index - 1])
-        waiting = sum(1 for r in self.rows if r.state == State.AWAITING_INPUT.value)
-        title = f"fleet {self.backend.fleet}: {len(self.rows)} session(s)"
-        if waiting:
-            title += f", {waiting} awaiting input"
-        self.query_one("#title", Static).update(title)
+        self.query_one("#rows", SessionList).paint(self.ordered(), self._look())
+        title = title_text(self.backend.fleet, self.rows)
+        if title != self._title:
+            self._title = title
+            self.query_one("#title", Static).update(title, layout=False)
 
     # -- selection -------------------------------------------------------------------------
 
@@ -235,9 +282,8 @@ class Dashboard(App[None]):
         self.selected = name
         self._repaint()
         if name is not None:
-            for view in self.query(SessionRowView):
-                if view.row.name == name:
-                    self.query_one("#rows", VerticalScroll).scroll_to_widget(view, animate=False)
+            if self.query_one("#rows", SessionList).scroll_to_row(name):
+                self.call_after_refresh(self._tick)
             if self.live:
                 self._preview_worker(name, self.app_focus)
 
@@ -282,11 +328,7 @@ class Dashboard(App[None]):
 
     def action_next_waiting(self) -> None:
         """Go to the next session awaiting input, the one waiting longest first."""
-        waiting = sorted(
-            (r for r in self.rows if r.state == State.AWAITING_INPUT.value),
-            key=lambda r: (r.since or 0.0, r.name),
-        )
-        name = jump_mod.next_in([r.name for r in waiting], self.last_jump)
+        name = next_waiting(self.rows, self.last_jump)
         if name is None:
             self.notify("no session is awaiting input")
             return

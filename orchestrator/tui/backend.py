@@ -8,19 +8,25 @@ through watchfiles) merged with one ``list-panes`` call, which also says which p
 tmux clients show. Without a watcher the states tmux alone can tell are shown
 (:func:`orchestrator.fleet.describe_state`) with CPU and memory from one psutil pass.
 
+The same call says whether anyone sees the dashboard: an attached client (control-mode clients,
+such as the watcher's, do not count) whose current window is the dashboard's. :meth:`visible`
+asks only that, so a dashboard nobody looks at can check cheaply, and a hidden dashboard's
+snapshots leave the branch column as it was (see :mod:`orchestrator.tui.branches`).
+
 "Seen" is tracked here: a session counts as looked at while its pane is the active pane of an
-attached client's current window, or while the dashboard previews it. A session that went idle
-or exited after the user last looked at it is "finished, not yet looked at".
+attached client's current window, or while the dashboard previews it. A session whose turn ended
+(working or awaiting input, then idle or exited) after the user last looked at it is "finished,
+not yet looked at"; one that never ran a turn is plain idle (see :mod:`orchestrator.tui.turns`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,22 +35,28 @@ import watchfiles
 
 from orchestrator import paths
 from orchestrator.agents.catalog import PROFILES
-from orchestrator.detect.model import State
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
 from orchestrator.fleet import published, restart
-from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
+from orchestrator.tui.branches import BranchCache
+from orchestrator.tui.turns import DONE, Turns
 from orchestrator.watch.model import SessionIdentity
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
-BRANCH_TTL = 10.0
-"""Seconds a session's git branch is cached."""
+LIST_EVERY = 2.0
+"""Seconds a tmux listing is reused by snapshots taken because the watcher published: its
+``state.json`` has the states; tmux adds who looks at which pane, and panes it has not seen."""
+VISIBLE_FRESH = 2.0
+"""Seconds an answer to "does anyone see the dashboard?" is reused before tmux is asked again."""
 _CLIENT_MARK = "@@orc-client@@ "
+_SELF_MARK = "@@orc-self@@ "
+# A control-mode client (the watcher's) is attached but shows nobody anything.
+_CLIENT_FMT = "#{?client_control_mode,," + _CLIENT_MARK + "#{window_id} #{pane_id}}"
 
 
 @dataclass(frozen=True)
@@ -67,13 +79,16 @@ class SessionRow(SessionIdentity):
     """Resident memory of the agent's process tree, bytes."""
     seen_at: float | None = None
     """When the user last looked at the session (None: not since the dashboard started)."""
+    turn_ended: float | None = None
+    """When the session's latest turn ended (working or awaiting input, then idle or exited);
+    None when it has not run one (a fresh session) or it is in a turn now."""
 
     @property
     def unseen(self) -> bool:
-        """Finished (idle or exited) since the user last looked at it."""
-        if self.state not in {State.IDLE.value, State.EXITED.value} or self.since is None:
+        """A turn ended (the session is idle or exited) since the user last looked at it."""
+        if self.state not in DONE or self.turn_ended is None:
             return False
-        return self.seen_at is None or self.seen_at < self.since
+        return self.seen_at is None or self.seen_at < self.turn_ended
 
 
 class Backend(Protocol):
@@ -83,6 +98,10 @@ class Backend(Protocol):
 
     def snapshot(self) -> list[SessionRow]:
         """Every session of the fleet, in pane order."""
+        ...
+
+    def visible(self) -> bool:
+        """Whether someone can see the dashboard now (cheap: the dashboard asks it often)."""
         ...
 
     def wait_for_change(self, timeout: float) -> None:
@@ -118,36 +137,6 @@ class Backend(Protocol):
         ...
 
 
-BranchLookup = Callable[[PaneInfo], str]
-"""A session's pane -> what to show in its branch column."""
-
-
-def branch_text(pane: PaneInfo) -> str:
-    """A worktree session's progress against its base ("orc/dev-1: 2 ahead, 0 behind main,
-    3 changed"), else the branch checked out in the session's folder."""
-    found = session_worktrees.summary(pane)
-    if found is not None:
-        return found.text
-    return git_branch(pane.cwd)
-
-
-def git_branch(cwd: str) -> str:
-    """The branch checked out in ``cwd`` ("" outside a repository)."""
-    if not cwd:
-        return ""
-    try:
-        proc = subprocess.run(
-            ["git", "-C", cwd, "rev-parse", "--abbrev-ref", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return proc.stdout.strip() if proc.returncode == 0 else ""
-
-
 ENTER_DELAY = 0.2
 """Seconds between typing a prompt and pressing Enter."""
 
@@ -170,16 +159,25 @@ class TmuxBackend:
         fleet: str,
         *,
         runtime: Path | None = None,
-        branch_of: BranchLookup = branch_text,
+        branches: BranchCache | None = None,
+        own_pane: str | None = None,
     ) -> None:
         self.tmux = tmux
         self.fleet = fleet
         self.folder = paths.ensure_private_dir(fleet_dir(fleet, runtime))
-        self.branch_of = branch_of
+        self.branches = branches or BranchCache()
+        self.own_pane = own_pane
+        """The pane the dashboard runs in; None when it does not run in this server's tmux
+        (then it is always on screen)."""
         self.seen: dict[str, float] = {}
         self.processes = ProcessTable()
         self._last_process = 0.0
-        self._branches: dict[str, tuple[float, str]] = {}
+        self._branch_texts: dict[str, str] = {}
+        self._shown = True
+        self._shown_at = -VISIBLE_FRESH
+        self._pane_ids: dict[str, str] = {}
+        self.turns = Turns(self.folder / "transitions.jsonl")
+        self._listed: tuple[float, list[PaneInfo]] | None = None
         self._stop = threading.Event()
         self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
         self._lock = threading.Lock()
@@ -190,24 +188,50 @@ class TmuxBackend:
 
     # -- states ----------------------------------------------------------------------------
 
+    def _clients(self) -> list[TmuxCommand]:
+        commands: list[TmuxCommand] = [["list-clients", "-F", _CLIENT_FMT]]
+        if self.own_pane:
+            fmt = _SELF_MARK + "#{window_id}"
+            commands.insert(0, ["display-message", "-p", "-t", self.own_pane, fmt])
+        return commands
+
+    def _learn_clients(self, lines: list[str]) -> set[str]:
+        """Note whether a client shows the dashboard's window; return the panes clients show."""
+        own_window, windows, viewed = None, set(), set()
+        for line in lines:
+            if line.startswith(_SELF_MARK):
+                own_window = line[len(_SELF_MARK) :].strip()
+            elif line.startswith(_CLIENT_MARK):
+                window, _, pane = line[len(_CLIENT_MARK) :].strip().partition(" ")
+                windows.add(window)
+                viewed.add(pane)
+        self._shown = not self.own_pane or own_window in windows
+        self._shown_at = time.monotonic()
+        return viewed
+
+    def visible(self) -> bool:
+        """Whether an attached client's current window is the dashboard's (always, when the
+        dashboard runs outside this server's tmux). One small tmux call, at most once a
+        :data:`VISIBLE_FRESH`; a snapshot answers it too."""
+        if not self.own_pane:
+            return True
+        if time.monotonic() - self._shown_at >= VISIBLE_FRESH:
+            self._learn_clients(self.tmux.run(*self._clients(), check=False))
+        return self._shown
+
     def _list(self) -> tuple[list[PaneInfo], set[str]]:
         fmt = FIELD_SEP.join("#{" + f + "}" for f in PANE_FIELDS)
-        client_fmt = _CLIENT_MARK + "#{pane_id}"
         lines = self.tmux.run(
-            ["list-panes", "-s", "-t", f"={self.fleet}:", "-F", fmt],
-            ["list-clients", "-F", client_fmt],
-            check=False,
+            ["list-panes", "-s", "-t", f"={self.fleet}:", "-F", fmt], *self._clients(), check=False
         )
-        panes, viewed = [], set()
+        panes = []
         for line in lines:
-            if line.startswith(_CLIENT_MARK):
-                viewed.add(line[len(_CLIENT_MARK) :].strip())
-            elif line:
+            if line and not line.startswith((_CLIENT_MARK, _SELF_MARK)):
                 row = dict(zip(PANE_FIELDS, line.split(FIELD_SEP), strict=False))
                 pane = PaneInfo.from_row(row)
                 if pane.kind == "agent" and pane.fleet == self.fleet:
                     panes.append(pane)
-        return panes, viewed
+        return panes, self._learn_clients(lines)
 
     def _published(self) -> dict[str, dict[str, object]]:
         try:
@@ -219,27 +243,40 @@ class TmuxBackend:
             return {}
         return {str(s.get("name")): s for s in sessions if isinstance(s, dict)}
 
-    def _branch(self, pane: PaneInfo, now: float) -> str:
-        cached = self._branches.get(pane.name)
-        if cached is None or now - cached[0] > BRANCH_TTL:
-            cached = (now, self.branch_of(pane))
-            self._branches[pane.name] = cached
-        return cached[1]
+    def _branch(self, pane: PaneInfo, epoch: object, fresh: bool) -> str:
+        if fresh or pane.name not in self._branch_texts:
+            self._branch_texts[pane.name] = self.branches.text(pane, epoch)
+        return self._branch_texts[pane.name]
 
     def snapshot(self) -> list[SessionRow]:
-        """Every session of the fleet, in pane order (one tmux call, one file read)."""
-        panes, viewed = self._list()
+        """Every session of the fleet, in pane order (one tmux call, at most every
+        :data:`LIST_EVERY` while the watcher publishes; one file read). While nobody sees the
+        dashboard the branch column is left as it was."""
         published = self._published()
+        if (
+            published
+            and self._listed is not None
+            and time.monotonic() - self._listed[0] < LIST_EVERY
+        ):
+            panes, viewed = self._listed[1], set[str]()
+        else:
+            panes, viewed = self._list()
+            self._listed = (time.monotonic(), panes)
+        if published:
+            self.turns.read_log()
         now = time.time()
         if not published and now - self._last_process >= PROCESS_EVERY:
             self.processes.refresh(pane.pane_pid for pane in panes if pane.pane_pid)
             self._last_process = now
         rows = []
         with self._lock:
+            self._pane_ids = {pane.name: pane.pane_id for pane in panes}
             for pane in panes:
                 if pane.pane_id in viewed:
                     self.seen[pane.name] = now
-                rows.append(self._row(pane, published.get(pane.name), now))
+                row = self._row(pane, published.get(pane.name), now)
+                ended = self.turns.note(row.name, row.pane_id, row.state, row.since)
+                rows.append(dataclasses.replace(row, turn_ended=ended) if ended else row)
         return rows
 
     def _row(self, pane: PaneInfo, pub: dict[str, object] | None, now: float) -> SessionRow:
@@ -265,7 +302,7 @@ class TmuxBackend:
             since=since,
             reason=reason,
             source=source,
-            branch=self._branch(pane, now),
+            branch=self._branch(pane, (state, since), self._shown),
             cpu=cpu,
             rss=rss,
             seen_at=self.seen.get(pane.name),
@@ -277,7 +314,7 @@ class TmuxBackend:
             self._changes = watchfiles.watch(
                 self.folder,
                 debounce=50,
-                step=20,
+                step=50,  # its loop wakes every step: 20 ms cost 0.26 % of a core
                 stop_event=self._stop,
                 rust_timeout=max(1, int(timeout * 1000)),
                 yield_on_timeout=True,
@@ -303,12 +340,15 @@ class TmuxBackend:
         return jump_mod.find_pane(self.tmux, self.fleet, name)
 
     def preview(self, name: str) -> str:
-        """The pane's visible screen with colours (``capture-pane -e -p``)."""
-        try:
-            pane = self._pane(name)
-        except NotFoundError:
-            return ""
-        lines = self.tmux.run(["capture-pane", "-e", "-p", "-t", pane.pane_id], check=False)
+        """The pane's visible screen with colours (``capture-pane -e -p``): one tmux call, for
+        a session the latest snapshot listed."""
+        pane_id = self._pane_ids.get(name)
+        if pane_id is None:
+            try:
+                pane_id = self._pane(name).pane_id
+            except NotFoundError:
+                return ""
+        lines = self.tmux.run(["capture-pane", "-e", "-p", "-t", pane_id], check=False)
         return "\n".join(lines)
 
     def jump(self, name: str) -> list[str] | None:
