@@ -128,6 +128,7 @@ def foreground_watchers() -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait(timeout=5)
 
 
+@pytest.mark.slow
 def test_watcher_killed_mid_transition_neither_loses_nor_doubles(
     server: libtmux.Server,
     tmp_path: Path,

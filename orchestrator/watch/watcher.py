@@ -144,19 +144,24 @@ class Watcher:
             if not self.round():
                 break
             next_deadline = self._next_deadline()
-            self._pause(time.time() + MIN_ROUND)
+            if self._pause(time.time() + MIN_ROUND):
+                next_deadline = time.time()  # what the pause took in needs a round now
 
-    def _pause(self, until: float) -> None:
+    def _pause(self, until: float) -> bool:
         """Let output coalesce until ``until``; anything else (a hook event, a pane dying, a
-        stop) ends the pause at once, so it never waits behind a busy screen."""
+        stop) ends the pause at once, so it never waits behind a busy screen. True when it took
+        in any event (they are noted, so the next round must not wait for another)."""
+        noted = False
         while (left := until - time.time()) > 0:
             try:
                 kind, value = self.events.get(timeout=left)
             except queue.Empty:
-                return
+                return noted
             self._note(kind, value)
+            noted = True
             if kind != "output":
-                return
+                return True
+        return noted
 
     def _note(self, kind: str, value: str) -> None:
         if kind == "output":
