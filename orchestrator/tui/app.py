@@ -18,28 +18,25 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from orchestrator.detect.model import State
-from orchestrator.fleet import jump as jump_mod
+from orchestrator.tui.actions import KEYS, SessionActions
 from orchestrator.tui.backend import Backend, SessionRow
 from orchestrator.tui.messages import PreviewCaptured, RowsChanged, SeenChanged
 from orchestrator.tui.rows import header_text
-from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 from orchestrator.tui.session_list import (
     RowLook,
     SessionList,
-    display_order,
     next_waiting,
     title_text,
 )
@@ -63,24 +60,8 @@ INPUT_GRACE = 10.0
 """Seconds after a key during which the dashboard counts as seen (keys sent by ``send-keys``
 come from someone, even with no client attached)."""
 
-KEYS: tuple[tuple[str, str, str, str], ...] = (
-    # key(s), action, footer label, help text
-    ("down,j", "cursor_down", "Down", "move down"),
-    ("up,k", "cursor_up", "Up", "move up"),
-    ("enter", "jump", "Jump", "go to the selected session's pane"),
-    ("n", "next_waiting", "Next waiting", "go to the next session awaiting input (oldest first)"),
-    ("space", "mark", "Mark", "mark or unmark a session (prompts and interrupts go to all marked)"),
-    ("p", "prompt", "Prompt", "send a prompt to the marked sessions, or the selected one"),
-    ("i", "interrupt", "Interrupt", "press Esc in the marked sessions, or the selected one"),
-    ("r", "restart", "Restart", "restart the selected session's agent when it has exited"),
-    ("x", "end", "End", "end the selected session (asks first)"),
-    ("s", "toggle_sort", "Sort", "sessions awaiting input first, or in pane order"),
-    ("question_mark", "help", "Help", "this screen"),
-    ("q", "quit", "Quit", "quit the dashboard (the fleet runs on)"),
-)
 
-
-class Dashboard(App[None]):
+class Dashboard(SessionActions):
     """The fleet's dashboard."""
 
     TITLE = "orchestrator"
@@ -199,17 +180,6 @@ class Dashboard(App[None]):
             self.backend.mark_seen(name)
         self.post_message(PreviewCaptured(name, text))
 
-    def _act(self, what: str, action: Callable[[], object]) -> None:
-        """Run an action on the backend in a worker; report failure as a notification."""
-
-        def run() -> None:
-            try:
-                action()
-            except Exception as exc:
-                self.call_from_thread(self.notify, f"{what} failed: {exc}", severity="error")
-
-        self.run_worker(run, thread=True, group="actions", name=what)
-
     # -- updates ---------------------------------------------------------------------------
 
     def on_rows_changed(self, message: RowsChanged) -> None:
@@ -254,10 +224,6 @@ class Dashboard(App[None]):
         lines = text.rstrip("\n").split("\n")
         widget.update(Text.from_ansi("\n".join(lines[-height:])), layout=False)
         box.border_title = f"{self.selected}" if self.selected else ""
-
-    def ordered(self) -> list[SessionRow]:
-        """Rows in display order: awaiting input first (longest waiting first) when sorting."""
-        return display_order(self.rows, waiting_first=self.waiting_first)
 
     def _look(self) -> RowLook:
         return RowLook(self.selected, frozenset(self.marked), self.forgotten_after, self.clock())
@@ -313,12 +279,6 @@ class Dashboard(App[None]):
         self.waiting_first = not self.waiting_first
         self._repaint()
 
-    def targets(self) -> list[str]:
-        """The marked sessions in display order, else the selected one."""
-        if self.marked:
-            return [row.name for row in self.ordered() if row.name in self.marked]
-        return [self.selected] if self.selected else []
-
     # -- actions ---------------------------------------------------------------------------
 
     def action_jump(self) -> None:
@@ -353,65 +313,6 @@ class Dashboard(App[None]):
     def _attach_outside(self, argv: list[str]) -> None:
         with self.suspend():
             subprocess.run(argv, check=False)
-
-    def action_prompt(self) -> None:
-        """Ask for a prompt, then send it to the targets."""
-        targets = self.targets()
-        if not targets:
-            return
-
-        def sent(text: str | None) -> None:
-            if text:
-                self._act("prompt", lambda: self.backend.send_prompt(targets, text))
-                self.notify(f"sent to {', '.join(targets)}")
-
-        self.push_screen(PromptScreen(targets), sent)
-
-    def action_interrupt(self) -> None:
-        """Press Esc in the targets."""
-        targets = self.targets()
-        if targets:
-            self._act("interrupt", lambda: self.backend.interrupt(targets))
-            self.notify(f"Esc sent to {', '.join(targets)}")
-
-    def action_restart(self) -> None:
-        """Restart the selected session when its agent has exited."""
-        row = next((r for r in self.rows if r.name == self.selected), None)
-        if row is None:
-            return
-        if row.state != State.EXITED.value:
-            self.notify(f"{row.name} has not exited; only exited agents are restarted")
-            return
-        self._act("restart", lambda: self.backend.restart(row.name))
-        self.notify(f"restarting {row.name}")
-
-    def action_end(self) -> None:
-        """End the selected session, after confirmation."""
-        name = self.selected
-        if name is None:
-            return
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self._act("end", lambda: self.backend.end(name))
-                self.notify(f"ended {name}")
-
-        question = f"End session [b]{name}[/b]? Its agent is killed."
-        self.push_screen(ConfirmScreen(question), confirmed)
-
-    def action_help(self) -> None:
-        """Show every key."""
-        keys = [(key.replace("question_mark", "?"), text) for key, _, _, text in KEYS]
-        keys.append(("ctrl+p", "command palette"))
-        self.push_screen(HelpScreen(keys, jump_mod.BACK_KEY))
-
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The dashboard's keys in the command palette, with Textual's own commands."""
-        yield from super().get_system_commands(screen)
-        for _, action, label, text in KEYS:
-            if action not in {"cursor_down", "cursor_up", "help"}:
-                yield SystemCommand(label, text, getattr(self, f"action_{action}"))
-        yield SystemCommand("Keys", "show every key", self.action_help)
 
 
 def run_app(backend: Backend, forgotten_after: float = 300.0) -> None:
