@@ -29,21 +29,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import math
 import os
-import pty
 import re
 import shutil
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -61,6 +56,7 @@ from orchestrator.fleet import up as fleet_mod  # noqa: E402
 from orchestrator.layout.load import load_layout, resolve  # noqa: E402
 from orchestrator.runtime import fleet_dir, watcher_running  # noqa: E402
 from orchestrator.tmux.client import Tmux  # noqa: E402
+from tests.tmux_client import attached  # noqa: E402
 
 Json = dict[str, Any]
 
@@ -270,39 +266,13 @@ class Client:
     """A real tmux client attached through a pseudo-terminal: the user's terminal."""
 
     def __init__(self, bench: Bench, socket: str, target: str, size: tuple[int, int]) -> None:
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
-        env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
-        env["TERM"] = "xterm-256color"
-        self.master = master
-        self.proc = subprocess.Popen(
-            [bench.real_tmux, "-L", socket, "attach-session", "-t", target],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            start_new_session=True,
-        )
-        bench.processes.append(self.proc)
-        os.close(slave)
-        self.received = 0
-        self._reader = threading.Thread(target=self._drain, daemon=True)
-        self._reader.start()
-
-    def _drain(self) -> None:
-        with contextlib.suppress(OSError):
-            while chunk := os.read(self.master, 65536):
-                self.received += len(chunk)
+        self._stack = contextlib.ExitStack()
+        terminal = self._stack.enter_context(attached(socket, target, size, bench.real_tmux))
+        bench.processes.append(terminal.proc)
 
     def close(self) -> None:
         """Detach: end the client."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=3)
-        with contextlib.suppress(OSError):
-            os.close(self.master)
-        self._reader.join(timeout=2)
+        self._stack.close()
 
 
 def read_jsonl(path: Path) -> list[Json]:

@@ -11,15 +11,13 @@ from pathlib import Path
 import libtmux
 import pytest
 
-from orchestrator.fleet import up as fleet
-from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
-from orchestrator.tmux.panes import PaneInfo, list_sessions
+from orchestrator.tmux.panes import PaneInfo
 from orchestrator.tui.backend import VISIBLE_FRESH, TmuxBackend
 from orchestrator.tui.branches import BranchCache
 from tests.gitrepo import commit, git
-from tests.tmux_client import attached
+from tests.tmux_client import attached, shell_layout, start_fleet
 from tests.waiting import wait_for
 
 
@@ -29,13 +27,8 @@ def test_send_prompt_types_it_and_records_it(
     monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
     out = tmp_path / "got.txt"
     script = f'read line; printf "%s" "$line" > {out}; exec sleep 3600'
-    path = tmp_path / "one.toml"
-    path.write_text(
-        'name = "one"\n[[sessions]]\nname = "s1"\nagent = "shell"\n'
-        f"command = {json.dumps(['sh', '-c', script])}\n"
-    )
     tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(path)), tmux, services=())
+    start_fleet(tmux, tmp_path, "one", shell_layout("one", ["s1"], script))
     backend = TmuxBackend(tmux, "one")
     backend.send_prompt(["s1"], "fix the 'quoted' bug; then $HOME")
     deadline = time.monotonic() + 10
@@ -49,25 +42,12 @@ def test_send_prompt_types_it_and_records_it(
     ]
 
 
-LAYOUT = """
-name = "turns"
-[defaults]
-agent = "shell"
-[[sessions]]
-name = "a"
-command = ["sh", "-c", "exec sleep 600"]
-[[sessions]]
-name = "b"
-command = ["sh", "-c", "exec sleep 600"]
-"""
+LAYOUT = shell_layout("turns", ["a", "b"], "exec sleep 600")
 
 
 def _fleet(server: libtmux.Server, tmp_path: Path) -> tuple[Tmux, dict[str, str]]:
-    path = tmp_path / "turns.toml"
-    path.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(path)), tmux, services=())
-    return tmux, {p.name: p.pane_id for p in list_sessions(tmux, "turns")}
+    return tmux, start_fleet(tmux, tmp_path, "turns", LAYOUT)
 
 
 def _state(tmux: Tmux, pane_id: str, state: str, since: float) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from textual.content import Content
@@ -35,11 +37,19 @@ async def until(pilot: Pilot[None], predicate: object, timeout: float = 5.0) -> 
         await pilot.pause(0.02)
 
 
-async def test_rows_show_every_column_and_waiting_first() -> None:
-    backend = FakeBackend()
+@contextlib.asynccontextmanager
+async def started(
+    backend: FakeBackend, size: tuple[int, int] = (160, 30)
+) -> AsyncIterator[tuple[Dashboard, Pilot[None]]]:
+    """The dashboard on ``backend``, run headless at ``size`` until it shows its five rows."""
     app = Dashboard(backend)
-    async with app.run_test(size=(160, 30)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: len(names(app)) == 5)
+        yield app, pilot
+
+
+async def test_rows_show_every_column_and_waiting_first() -> None:
+    async with started(FakeBackend()) as (app, _):
         # Awaiting input first, the one waiting longest first; then pane order.
         assert names(app) == ["git-5", "test-2", "dev-1", "research-3", "docs-4"]
         text = row_text(app, "test-2")
@@ -69,9 +79,7 @@ async def test_a_session_that_never_ran_a_turn_is_idle_not_finished() -> None:
 
 async def test_s_toggles_pane_order_and_rows_follow_changes() -> None:
     backend = FakeBackend()
-    app = Dashboard(backend)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(backend) as (app, pilot):
         await pilot.press("s")
         assert names(app) == ["dev-1", "test-2", "research-3", "docs-4", "git-5"]
         await pilot.press("s")
@@ -97,9 +105,7 @@ async def test_preview_shows_selected_pane_with_colours() -> None:
 
 
 async def test_movement_keys() -> None:
-    app = Dashboard(FakeBackend())
-    async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(FakeBackend()) as (app, pilot):
         await pilot.press("j", "j")
         assert app.selected == "dev-1"
         await pilot.press("k")
@@ -112,9 +118,7 @@ async def test_movement_keys() -> None:
 
 async def test_enter_jumps_and_n_cycles_waiting_oldest_first() -> None:
     backend = FakeBackend()
-    app = Dashboard(backend)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(backend) as (app, pilot):
         await pilot.press("down", "down", "enter")
         await until(pilot, lambda: ("jump", "dev-1") in backend.calls)
         backend.calls.clear()
@@ -131,9 +135,7 @@ async def test_enter_jumps_and_n_cycles_waiting_oldest_first() -> None:
 async def test_n_with_nothing_waiting_says_so() -> None:
     rows = [dataclasses.replace(r, state="working") for r in demo_rows(time.time())]
     backend = FakeBackend(rows)
-    app = Dashboard(backend)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(backend) as (app, pilot):
         await pilot.press("n")
         await pilot.pause()
         assert backend.calls == []
@@ -142,9 +144,7 @@ async def test_n_with_nothing_waiting_says_so() -> None:
 
 async def test_prompt_to_one_and_to_several() -> None:
     backend = FakeBackend()
-    app = Dashboard(backend)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(backend) as (app, pilot):
         await pilot.press("p")
         assert isinstance(app.screen, PromptScreen)
         await pilot.press(*"yes")
@@ -170,9 +170,7 @@ async def test_interrupt_restart_and_end() -> None:
     rows = demo_rows(time.time())
     rows[0] = dataclasses.replace(rows[0], state="exited", reason="exit status 1")
     backend = FakeBackend(rows)
-    app = Dashboard(backend)
-    async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(backend) as (app, pilot):
         await pilot.press("i")
         await until(pilot, lambda: ("interrupt", ["git-5"]) in backend.calls)
         await pilot.press("r")  # git-5 has not exited: nothing
@@ -191,9 +189,7 @@ async def test_interrupt_restart_and_end() -> None:
 
 
 async def test_help_screen_and_command_palette() -> None:
-    app = Dashboard(FakeBackend())
-    async with app.run_test(size=(160, 40)) as pilot:
-        await until(pilot, lambda: len(names(app)) == 5)
+    async with started(FakeBackend(), size=(160, 40)) as (app, pilot):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one(Static).render())

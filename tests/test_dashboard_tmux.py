@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,26 +14,12 @@ import libtmux
 import psutil
 
 from orchestrator.fleet import jump
-from orchestrator.fleet import up as fleet
-from orchestrator.layout import load as layout
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import PaneInfo, list_panes, list_sessions
+from tests.tmux_client import attached, shell_layout, start_fleet
 from tests.waiting import wait_for
 
-LAYOUT = """
-name = "dash"
-[defaults]
-agent = "shell"
-[[sessions]]
-name = "dev-1"
-command = ["sh", "-c", "echo ready; exec sleep 600"]
-[[sessions]]
-name = "test-2"
-command = ["sh", "-c", "echo ready; exec sleep 600"]
-[[sessions]]
-name = "git-3"
-command = ["sh", "-c", "echo ready; exec sleep 600"]
-"""
+LAYOUT = shell_layout("dash", ["dev-1", "test-2", "git-3"], "echo ready; exec sleep 600")
 
 
 def set_state(tmux: Tmux, pane_id: str, state: str, since: float) -> None:
@@ -55,34 +36,9 @@ def attached_client(server: libtmux.Server, target: str) -> Iterator[int]:
 
     Yields the terminal's master end: bytes written to it are keys typed into the client.
     """
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in {"TMUX", "TMUX_PANE"}}
-    env["TERM"] = "xterm-256color"
-    client = subprocess.Popen(
-        ["tmux", "-L", str(server.socket_name), "attach-session", "-t", target],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=env,
-        start_new_session=True,
-    )
-    os.close(slave)
-
-    def drain() -> None:
-        # A terminal nobody reads fills up; the client's output is not what these tests check.
-        with contextlib.suppress(OSError):
-            while os.read(master, 65536):
-                pass
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
+    with attached(str(server.socket_name), target, size=(120, 40)) as terminal:
         wait_for(lambda: bool(shown_by_terminals(server)), what="client attached")
-        yield master
-    finally:
-        client.terminate()
-        client.wait(timeout=10)
-        os.close(master)
+        yield terminal.master
 
 
 def client_panes(server: libtmux.Server) -> list[str]:
@@ -115,11 +71,8 @@ def orchestrator_without_terminal(
 def test_dashboard_in_tmux_next_waiting_borders_and_status(
     server: libtmux.Server, tmp_path: Path
 ) -> None:
-    source = tmp_path / "dash.toml"
-    source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(source)), tmux, services=("dashboard",))
-    panes = {p.name: p.pane_id for p in list_sessions(tmux, "dash")}
+    panes = start_fleet(tmux, tmp_path, "dash", LAYOUT, services=("dashboard",))
     dashboard = jump.dashboard_pane(tmux, "dash")
 
     def screen() -> str:
@@ -177,11 +130,8 @@ def test_dashboard_in_tmux_next_waiting_borders_and_status(
 
 
 def test_jump_next_from_the_command_line(server: libtmux.Server, tmp_path: Path) -> None:
-    source = tmp_path / "dash.toml"
-    source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(source)), tmux, services=())
-    panes = {p.name: p.pane_id for p in list_sessions(tmux, "dash")}
+    panes = start_fleet(tmux, tmp_path, "dash", LAYOUT, services=())
     now = time.time()
     set_state(tmux, panes["dev-1"], "awaiting_input", now - 10)
     set_state(tmux, panes["git-3"], "awaiting_input", now - 100)
@@ -198,11 +148,8 @@ def test_jump_next_from_the_command_line(server: libtmux.Server, tmp_path: Path)
 def test_jump_without_a_terminal_switches_the_attached_client(
     server: libtmux.Server, tmp_path: Path
 ) -> None:
-    source = tmp_path / "dash.toml"
-    source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(source)), tmux, services=("watcher",))
-    panes = {p.name: p.pane_id for p in list_sessions(tmux, "dash")}
+    panes = start_fleet(tmux, tmp_path, "dash", LAYOUT, services=("watcher",))
     # The watcher's control-mode client is attached too, but it is nobody's terminal.
     wait_for(lambda: bool(client_panes(server)), what="watcher's control client")
 
@@ -224,10 +171,8 @@ def test_jump_without_a_terminal_switches_the_attached_client(
 def test_a_quit_dashboard_comes_back_by_the_back_key_and_by_jump(
     server: libtmux.Server, tmp_path: Path
 ) -> None:
-    source = tmp_path / "dash.toml"
-    source.write_text(LAYOUT)
     tmux = Tmux.from_server(server)
-    fleet.up(layout.load_fleet(str(source)), tmux, services=("dashboard",))
+    start_fleet(tmux, tmp_path, "dash", LAYOUT, services=("dashboard",))
 
     def dashboards() -> list[PaneInfo]:
         return [p for p in list_panes(tmux, "dash") if p.kind == "dashboard"]
