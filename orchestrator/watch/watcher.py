@@ -28,10 +28,11 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from orchestrator import paths
-from orchestrator.detect.model import Verdict
+from orchestrator.detect.model import State, Verdict
 from orchestrator.detect.process import ProcessTable
 from orchestrator.detect.reconcile import STILL, ProcessFacts
 from orchestrator.runtime import fleet_dir, fleet_lock
@@ -61,7 +62,11 @@ MIN_ROUND = 0.05
 """Seconds between two rounds at the most busy; output faster than this is coalesced (other
 pushes start a round at once)."""
 PROCESS_EVERY = 3.0
-"""Seconds between process passes (CPU, memory, agent still alive)."""
+"""Seconds between process passes (CPU, memory, agent still alive) while a session is busy."""
+PROCESS_QUIET_EVERY = 12.0
+"""Seconds between process passes while every session is idle or exited: nothing moves, and a
+dying pane or an agent's exit hook is pushed anyway (only an agent gone from under a wrapper
+shell waits for this pass)."""
 BACKSTOP = 10.0
 """Seconds between pane listings when nothing at all happens (a missed push is caught by then)."""
 
@@ -187,7 +192,9 @@ class Watcher:
         need_list = self._need_list or now - self._last_list >= BACKSTOP
         if need_list and not self._list_panes(now):
             return False
-        process = now - self._last_process >= PROCESS_EVERY
+        process = now - self._last_process >= _process_every(
+            self.states.values(), len(self.sessions)
+        )
         if process:
             self._process_pass(now)
         heard = self._read_hooks()
@@ -300,7 +307,7 @@ class Watcher:
             # Kept on the session: once it has passed, next_check() no longer reports it.
             watched.deadline = watched.tracker.next_check(now) or 0.0
         times = [w.deadline for w in self.sessions.values() if w.deadline]
-        times.append(self._last_process + PROCESS_EVERY)
+        times.append(self._last_process + _process_every(self.states.values(), len(self.sessions)))
         times += [
             w.tracker.screen_seen + WORKING_RECAPTURE for w in self.sessions.values() if w.dirty
         ]
@@ -378,3 +385,12 @@ def _log_round(rounds: int, sessions: dict[str, Watched], due: list[Watched]) ->
             verdict and verdict.note,
             w.tracker.next_check(now),
         )
+
+
+def _process_every(states: Iterable[SessionState], watched: int) -> float:
+    """Seconds until the next process pass: sooner while any session is busy (or not yet
+    decided), later while all are idle or exited."""
+    quiet = {State.IDLE.value, State.EXITED.value}
+    decided = [s.state for s in states]
+    busy = len(decided) < watched or any(state not in quiet for state in decided)
+    return PROCESS_EVERY if busy else PROCESS_QUIET_EVERY
