@@ -85,6 +85,28 @@ def test_finished_means_a_turn_ended_since_the_user_looked(
     assert unseen() == {"a": False, "b": False}
 
 
+def test_a_shell_printing_on_its_way_to_its_first_prompt_has_run_no_turn(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    tmux, panes = _fleet(server, tmp_path)
+    backend = TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
+
+    def unseen() -> dict[str, bool]:
+        return {row.name: row.unseen for row in backend.snapshot()}
+
+    now = time.time()
+    # A shell session's start-up output reads as working, then it goes quiet: no turn ran.
+    _state(tmux, panes["a"], "working", now - 3)
+    assert unseen() == {"a": False, "b": False}
+    _state(tmux, panes["a"], "idle", now - 2)
+    assert unseen() == {"a": False, "b": False}
+    # Working again from idle, then idle: that is a turn.
+    _state(tmux, panes["a"], "working", now - 1)
+    assert unseen() == {"a": False, "b": False}
+    _state(tmux, panes["a"], "idle", now)
+    assert unseen() == {"a": True, "b": False}
+
+
 def test_turns_the_watcher_logged_count_even_when_no_snapshot_saw_them(
     server: libtmux.Server, tmp_path: Path
 ) -> None:
@@ -97,6 +119,9 @@ def test_turns_the_watcher_logged_count_even_when_no_snapshot_saw_them(
     ]
     (backend.folder / "state.json").write_text(json.dumps({"sessions": published}))
     log = [
+        # b is a shell: its start-up output reads as working, then idle; that is no turn.
+        {"session": "b", "pane_id": panes["b"], "old": "", "new": "working", "at": now - 12},
+        {"session": "b", "pane_id": panes["b"], "old": "working", "new": "idle", "at": now - 10},
         {"session": "a", "pane_id": panes["a"], "old": "starting", "new": "idle", "at": now - 9},
         {"session": "a", "pane_id": panes["a"], "old": "idle", "new": "working", "at": now - 5},
         {"session": "a", "pane_id": panes["a"], "old": "working", "new": "idle", "at": now},

@@ -1,10 +1,12 @@
 """When each session's latest turn ended: what tells "finished" from plain idle in the dashboard.
 
-A turn ends when a session goes from working or awaiting input to idle or exited. A fresh
-session reaching its first idle prompt has run no turn. Two sources, both cheap: the watcher's
-``transitions.jsonl``, read from where the last read stopped (so a turn shorter than the time
-between two snapshots still counts, and a dashboard started later knows the turns that ended
-before it), and the states the dashboard's own snapshots see (for a fleet without a watcher).
+A turn ends when a session goes from working or awaiting input to idle or exited, having begun
+from idle (or exited): a fresh session reaching its first idle prompt has run no turn, even when it
+printed on its way there (a shell's start-up output reads as working). Two sources, both cheap:
+the watcher's ``transitions.jsonl``, read from where the last read stopped (so a turn shorter
+than the time between two snapshots still counts, and a dashboard started later knows the turns
+that ended before it), and the states the dashboard's own snapshots see (for a fleet without a
+watcher).
 A turn belongs to a pane: a restarted session (a new pane) starts with none.
 
 No Textual here: the backend uses it from its worker thread.
@@ -34,6 +36,15 @@ class Turns:
         self._read_to: int | None = None
         self._states: dict[str, tuple[str, str]] = {}
         self._ended: dict[str, tuple[str, float]] = {}
+        self._from_rest: dict[str, tuple[str, bool]] = {}
+        """Per session: the pane, and whether its current activity began from idle or exited."""
+
+    def _see(self, name: str, pane_id: str, old: str | None, new: str, at: float) -> None:
+        """Take in one change of state (``old`` None: not known)."""
+        if new in ACTIVE and old not in ACTIVE:
+            self._from_rest[name] = (pane_id, old in DONE)
+        elif old in ACTIVE and new in DONE and self._from_rest.get(name) == (pane_id, True):
+            self._ended[name] = (pane_id, at)
 
     def read_log(self) -> None:
         """Take in the turns the watcher logged since the last read."""
@@ -56,19 +67,21 @@ class Turns:
                 continue  # the partial first line of a tail
             if not isinstance(record, dict):
                 continue
-            if record.get("old") in ACTIVE and record.get("new") in DONE:
-                at = record.get("at")
-                if isinstance(at, int | float):
-                    self._ended[str(record.get("session"))] = (str(record.get("pane_id")), at)
+            at, old, new = record.get("at"), record.get("old"), record.get("new")
+            if isinstance(at, int | float) and isinstance(new, str):
+                old_state = old if isinstance(old, str) else None
+                self._see(
+                    str(record.get("session")), str(record.get("pane_id")), old_state, new, at
+                )
 
     def note(self, name: str, pane_id: str, state: str, since: float | None) -> float | None:
         """Take in a session's state as a snapshot saw it; return when its latest turn ended
         while it is idle or exited after one, else None."""
         before = self._states.get(name)
         self._states[name] = (pane_id, state)
-        was_active = before is not None and before[0] == pane_id and before[1] in ACTIVE
-        if was_active and state in DONE and since is not None:
-            self._ended[name] = (pane_id, since)
+        old = before[1] if before is not None and before[0] == pane_id else None
+        if old != state:
+            self._see(name, pane_id, old, state, since if since is not None else 0.0)
         ended = self._ended.get(name)
         if state not in DONE or ended is None or ended[0] != pane_id:
             return None
