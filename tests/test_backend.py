@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
-from orchestrator.tmux.panes import PaneInfo
+from orchestrator.tmux.panes import PaneInfo, list_sessions
 from orchestrator.tui.backend import VISIBLE_FRESH, TmuxBackend
 from orchestrator.tui.branches import BranchCache
 from tests.gitrepo import commit, git
@@ -130,6 +130,28 @@ def test_turns_the_watcher_logged_count_even_when_no_snapshot_saw_them(
     (backend.folder / "transitions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
     rows = {row.name: row for row in backend.snapshot()}
     assert rows["a"].unseen and not rows["b"].unseen
+
+
+def test_a_turn_of_an_earlier_pane_with_the_same_id_does_not_count(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    # `down` then `up` on a server that restarted reuses pane ids; the log outlives the fleet.
+    tmux, panes = _fleet(server, tmp_path)
+    backend = TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
+    now = time.time()
+    started = min(p.started or now for p in list_sessions(tmux, "turns"))
+    log = [
+        {"session": "a", "pane_id": panes["a"], "old": "idle", "new": "working", "at": started - 9},
+        {"session": "a", "pane_id": panes["a"], "old": "working", "new": "idle", "at": started - 8},
+    ]
+    (backend.folder / "transitions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    published = [
+        {"name": name, "pane_id": pane_id, "state": "idle", "since": now, "reason": ""}
+        for name, pane_id in panes.items()
+    ]
+    (backend.folder / "state.json").write_text(json.dumps({"sessions": published}))
+    rows = {row.name: row for row in backend.snapshot()}
+    assert not rows["a"].unseen
 
 
 def test_visible_only_while_a_real_client_shows_the_dashboard_window(
