@@ -57,67 +57,76 @@ def _state(tmux: Tmux, pane_id: str, state: str, since: float) -> None:
     )
 
 
-def test_finished_means_a_turn_ended_since_the_user_looked(
+def _watched_fleet(
     server: libtmux.Server, tmp_path: Path
-) -> None:
+) -> tuple[Tmux, dict[str, str], TmuxBackend]:
+    """The two-session fleet and a backend on it."""
     tmux, panes = _fleet(server, tmp_path)
-    backend = TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
-
-    def unseen() -> dict[str, bool]:
-        return {row.name: row.unseen for row in backend.snapshot()}
-
-    now = time.time()
-    _state(tmux, panes["a"], "starting", now - 3)
-    _state(tmux, panes["b"], "starting", now - 3)
-    assert unseen() == {"a": False, "b": False}
-    # Fresh sessions reach their idle prompt: no turn ran, nothing finished.
-    _state(tmux, panes["a"], "idle", now - 2)
-    _state(tmux, panes["b"], "idle", now - 2)
-    assert unseen() == {"a": False, "b": False}
-    # a runs a turn and finishes it: finished until the user looks at it.
-    _state(tmux, panes["a"], "working", now - 1)
-    assert unseen() == {"a": False, "b": False}
-    _state(tmux, panes["a"], "idle", now)
-    rows = {row.name: row for row in backend.snapshot()}
-    assert rows["a"].unseen and rows["a"].turn_ended == pytest.approx(now, abs=0.01)
-    assert not rows["b"].unseen
-    backend.mark_seen("a")
-    assert unseen() == {"a": False, "b": False}
+    return tmux, panes, TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
 
 
-def test_a_shell_printing_on_its_way_to_its_first_prompt_has_run_no_turn(
-    server: libtmux.Server, tmp_path: Path
-) -> None:
-    tmux, panes = _fleet(server, tmp_path)
-    backend = TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
-
-    def unseen() -> dict[str, bool]:
-        return {row.name: row.unseen for row in backend.snapshot()}
-
-    now = time.time()
-    # A shell session's start-up output reads as working, then it goes quiet: no turn ran.
-    _state(tmux, panes["a"], "working", now - 3)
-    assert unseen() == {"a": False, "b": False}
-    _state(tmux, panes["a"], "idle", now - 2)
-    assert unseen() == {"a": False, "b": False}
-    # Working again from idle, then idle: that is a turn.
-    _state(tmux, panes["a"], "working", now - 1)
-    assert unseen() == {"a": False, "b": False}
-    _state(tmux, panes["a"], "idle", now)
-    assert unseen() == {"a": True, "b": False}
-
-
-def test_turns_the_watcher_logged_count_even_when_no_snapshot_saw_them(
-    server: libtmux.Server, tmp_path: Path
-) -> None:
-    tmux, panes = _fleet(server, tmp_path)
-    backend = TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
-    now = time.time()
+def _publish_idle(backend: TmuxBackend, panes: dict[str, str], now: float) -> None:
+    """Write what a watcher publishes when every session is idle since ``now``."""
     published = [
         {"name": name, "pane_id": pane_id, "state": "idle", "since": now, "reason": ""}
         for name, pane_id in panes.items()
     ]
     (backend.folder / "state.json").write_text(json.dumps({"sessions": published}))
+
+
+def _write_log(backend: TmuxBackend, log: list[dict[str, object]]) -> None:
+    """Write a watcher's transitions log."""
+    (backend.folder / "transitions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+
+
+def unseen(backend: TmuxBackend) -> dict[str, bool]:
+    """Which sessions show as finished and not yet looked at."""
+    return {row.name: row.unseen for row in backend.snapshot()}
+
+
+def test_finished_means_a_turn_ended_since_the_user_looked(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    tmux, panes, backend = _watched_fleet(server, tmp_path)
+    now = time.time()
+    _state(tmux, panes["a"], "starting", now - 3)
+    _state(tmux, panes["b"], "starting", now - 3)
+    assert unseen(backend) == {"a": False, "b": False}
+    # Fresh sessions reach their idle prompt: no turn ran, nothing finished.
+    _state(tmux, panes["a"], "idle", now - 2)
+    _state(tmux, panes["b"], "idle", now - 2)
+    assert unseen(backend) == {"a": False, "b": False}
+    # a runs a turn and finishes it: finished until the user looks at it.
+    _state(tmux, panes["a"], "working", now - 1)
+    assert unseen(backend) == {"a": False, "b": False}
+    _state(tmux, panes["a"], "idle", now)
+    rows = {row.name: row for row in backend.snapshot()}
+    assert rows["a"].unseen and rows["a"].turn_ended == pytest.approx(now, abs=0.01)
+    assert not rows["b"].unseen
+    backend.mark_seen("a")
+    assert unseen(backend) == {"a": False, "b": False}
+
+
+def test_a_shell_printing_on_its_way_to_its_first_prompt_has_run_no_turn(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    tmux, panes, backend = _watched_fleet(server, tmp_path)
+    now = time.time()
+    # A shell session's start-up output reads as working, then it goes quiet: no turn ran.
+    # Then working again from idle, then idle: that is a turn.
+    seen = []
+    for state, at in (("working", now - 3), ("idle", now - 2), ("working", now - 1), ("idle", now)):
+        _state(tmux, panes["a"], state, at)
+        seen.append(unseen(backend)["a"])
+    assert seen == [False, False, False, True]
+
+
+def test_turns_the_watcher_logged_count_even_when_no_snapshot_saw_them(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    _, panes, backend = _watched_fleet(server, tmp_path)
+    now = time.time()
+    _publish_idle(backend, panes, now)
     log = [
         # b is a shell: its start-up output reads as working, then idle; that is no turn.
         {"session": "b", "pane_id": panes["b"], "old": "", "new": "working", "at": now - 12},
@@ -127,7 +136,7 @@ def test_turns_the_watcher_logged_count_even_when_no_snapshot_saw_them(
         {"session": "a", "pane_id": panes["a"], "old": "working", "new": "idle", "at": now},
         {"session": "b", "pane_id": panes["b"], "old": "starting", "new": "idle", "at": now},
     ]
-    (backend.folder / "transitions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    _write_log(backend, log)
     rows = {row.name: row for row in backend.snapshot()}
     assert rows["a"].unseen and not rows["b"].unseen
 
@@ -136,20 +145,15 @@ def test_a_turn_of_an_earlier_pane_with_the_same_id_does_not_count(
     server: libtmux.Server, tmp_path: Path
 ) -> None:
     # `down` then `up` on a server that restarted reuses pane ids; the log outlives the fleet.
-    tmux, panes = _fleet(server, tmp_path)
-    backend = TmuxBackend(tmux, "turns", runtime=tmp_path / "run")
+    tmux, panes, backend = _watched_fleet(server, tmp_path)
     now = time.time()
     started = min(p.started or now for p in list_sessions(tmux, "turns"))
     log = [
         {"session": "a", "pane_id": panes["a"], "old": "idle", "new": "working", "at": started - 9},
         {"session": "a", "pane_id": panes["a"], "old": "working", "new": "idle", "at": started - 8},
     ]
-    (backend.folder / "transitions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
-    published = [
-        {"name": name, "pane_id": pane_id, "state": "idle", "since": now, "reason": ""}
-        for name, pane_id in panes.items()
-    ]
-    (backend.folder / "state.json").write_text(json.dumps({"sessions": published}))
+    _write_log(backend, log)
+    _publish_idle(backend, panes, now)
     rows = {row.name: row for row in backend.snapshot()}
     assert not rows["a"].unseen
 
