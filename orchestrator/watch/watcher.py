@@ -60,7 +60,10 @@ log = logging.getLogger(__name__)
 
 MIN_ROUND = 0.05
 """Seconds between two rounds at the most busy; output faster than this is coalesced (other
-pushes start a round at once)."""
+pushes start a round sooner)."""
+HOOK_PAUSE = 0.02
+"""Seconds after a round within which hook events wait for each other: at 200 sessions, a round
+per hook event cost more than it saved."""
 PROCESS_EVERY = 3.0
 """Seconds between process passes (CPU, memory, agent still alive) while a session is busy."""
 PROCESS_QUIET_EVERY = 12.0
@@ -153,10 +156,12 @@ class Watcher:
                 next_deadline = time.time()  # what the pause took in needs a round now
 
     def _pause(self, until: float) -> bool:
-        """Let output coalesce until ``until``; anything else (a hook event, a pane dying, a
-        stop) ends the pause at once, so it never waits behind a busy screen. True when it took
-        in any event (they are noted, so the next round must not wait for another)."""
+        """Let output coalesce until ``until``; a hook event shortens the pause to
+        :data:`HOOK_PAUSE` (hooks of many sessions still share a round), anything else (a pane
+        dying, a stop) ends it at once. True when it took in any event (they are noted, so the
+        next round must not wait for another)."""
         noted = False
+        started = time.time()
         while (left := until - time.time()) > 0:
             try:
                 kind, value = self.events.get(timeout=left)
@@ -164,7 +169,9 @@ class Watcher:
                 return noted
             self._note(kind, value)
             noted = True
-            if kind != "output":
+            if kind == "hooks":
+                until = min(until, started + HOOK_PAUSE)
+            elif kind != "output":
                 return True
         return noted
 
