@@ -225,3 +225,19 @@ def _source(text: str) -> Source:
         return Source(text)
     except ValueError:
         return Source.LAUNCH
+
+
+def due_times(sessions: Iterable[Watched], now: float) -> list[float]:
+    """When each session next needs a round with no new input: its verdict may change (kept on
+    the session as its ``deadline``: once passed, ``next_check`` no longer reports it), a working
+    pane that printed may be read again, a re-adopted pane is read a second time."""
+    times: list[float] = []
+    for watched in sessions:
+        watched.deadline = watched.tracker.next_check(now) or 0.0
+        if watched.deadline:
+            times.append(watched.deadline)
+        if watched.dirty:
+            times.append(watched.tracker.screen_seen + WORKING_RECAPTURE)
+        if watched.settle_at:
+            times.append(watched.settle_at)
+    return times

@@ -28,7 +28,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from orchestrator import paths
@@ -48,10 +48,10 @@ from orchestrator.watch.model import (
 )
 from orchestrator.watch.publish import Change, Publisher
 from orchestrator.watch.sessions import (
-    WORKING_RECAPTURE,
     Watched,
     adopt,
     capture,
+    due_times,
     process_pass,
     tail_offset,
 )
@@ -152,28 +152,8 @@ class Watcher:
             if not self.round():
                 break
             next_deadline = self._next_deadline()
-            if self._pause(time.time() + MIN_ROUND):
+            if _pause(self.events, self._note, time.time() + MIN_ROUND):
                 next_deadline = time.time()  # what the pause took in needs a round now
-
-    def _pause(self, until: float) -> bool:
-        """Let output coalesce until ``until``; a hook event shortens the pause to
-        :data:`HOOK_PAUSE` (hooks of many sessions still share a round), anything else (a pane
-        dying, a stop) ends it at once. True when it took in any event (they are noted, so the
-        next round must not wait for another)."""
-        noted = False
-        started = time.time()
-        while (left := until - time.time()) > 0:
-            try:
-                kind, value = self.events.get(timeout=left)
-            except queue.Empty:
-                return noted
-            self._note(kind, value)
-            noted = True
-            if kind == "hooks":
-                until = min(until, started + HOOK_PAUSE)
-            elif kind != "output":
-                return True
-        return noted
 
     def _note(self, kind: str, value: str) -> None:
         if kind == "output":
@@ -310,15 +290,8 @@ class Watcher:
 
     def _next_deadline(self) -> float | None:
         now = time.time()
-        for watched in self.sessions.values():
-            # Kept on the session: once it has passed, next_check() no longer reports it.
-            watched.deadline = watched.tracker.next_check(now) or 0.0
-        times = [w.deadline for w in self.sessions.values() if w.deadline]
+        times = due_times(self.sessions.values(), now)
         times.append(self._last_process + _process_every(self.states.values(), len(self.sessions)))
-        times += [
-            w.tracker.screen_seen + WORKING_RECAPTURE for w in self.sessions.values() if w.dirty
-        ]
-        times += [w.settle_at for w in self.sessions.values() if w.settle_at]
         if self._need_list:
             times.append(now + 0.1)
         return min(times) if times else None
@@ -401,3 +374,24 @@ def _process_every(states: Iterable[SessionState], watched: int) -> float:
     decided = [s.state for s in states]
     busy = len(decided) < watched or any(state not in quiet for state in decided)
     return PROCESS_EVERY if busy else PROCESS_QUIET_EVERY
+
+
+def _pause(events: queue.Queue[Event], note: Callable[[str, str], None], until: float) -> bool:
+    """Let output coalesce until ``until``; a hook event shortens the pause to :data:`HOOK_PAUSE`
+    (hooks of many sessions still share a round), anything else (a pane dying, a stop) ends it at
+    once. True when it took in any event (they are noted, so the next round must not wait for
+    another)."""
+    noted = False
+    started = time.time()
+    while (left := until - time.time()) > 0:
+        try:
+            kind, value = events.get(timeout=left)
+        except queue.Empty:
+            return noted
+        note(kind, value)
+        noted = True
+        if kind == "hooks":
+            until = min(until, started + HOOK_PAUSE)
+        elif kind != "output":
+            return True
+    return noted
