@@ -275,9 +275,9 @@ class TmuxBackend:
                 if pane.pane_id in viewed:
                     self.seen[pane.name] = now
                 row = self._row(pane, published.get(pane.name), now)
-                ended = self.turns.note(row.name, row.pane_id, row.state, row.since)
-                if ended is not None and ended < (pane.started or 0.0):
-                    ended = None  # a turn of an earlier pane that had the same id (new server)
+                ended = self.turns.note(
+                    row.name, row.pane_id, row.state, row.since, pane.started or 0.0
+                )
                 rows.append(dataclasses.replace(row, turn_ended=ended) if ended else row)
         return rows
 

@@ -74,15 +74,19 @@ class Turns:
                     str(record.get("session")), str(record.get("pane_id")), old_state, new, at
                 )
 
-    def note(self, name: str, pane_id: str, state: str, since: float | None) -> float | None:
+    def note(
+        self, name: str, pane_id: str, state: str, since: float | None, started: float = 0.0
+    ) -> float | None:
         """Take in a session's state as a snapshot saw it; return when its latest turn ended
-        while it is idle or exited after one, else None."""
+        while it is idle or exited after one, else None. A pane is its id and ``started`` (when
+        its agent started): tmux reuses ids on a new server, and a turn that ended before the
+        pane started was an earlier pane's."""
         before = self._states.get(name)
         self._states[name] = (pane_id, state)
         old = before[1] if before is not None and before[0] == pane_id else None
         if old != state:
             self._see(name, pane_id, old, state, since if since is not None else 0.0)
         ended = self._ended.get(name)
-        if state not in DONE or ended is None or ended[0] != pane_id:
+        if state not in DONE or ended is None or ended[0] != pane_id or ended[1] < started:
             return None
         return ended[1]
