@@ -56,7 +56,7 @@ from orchestrator.fleet import up as fleet_mod  # noqa: E402
 from orchestrator.layout.load import load_layout, resolve  # noqa: E402
 from orchestrator.runtime import fleet_dir, watcher_running  # noqa: E402
 from orchestrator.tmux.client import Tmux  # noqa: E402
-from tests.tmux_client import attached  # noqa: E402
+from tests.tmux_client import attached, stop  # noqa: E402
 
 Json = dict[str, Any]
 
@@ -145,13 +145,7 @@ class Bench:
     def cleanup(self) -> list[str]:
         """End every process and tmux server of the run; return what had to be killed."""
         for proc in self.processes:
-            if proc.poll() is None:
-                proc.terminate()
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=3)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            stop(proc)
         for socket in self.sockets:
             subprocess.run(
                 [self.real_tmux, "-L", socket, "kill-server"], capture_output=True, check=False

@@ -84,11 +84,17 @@ def attached(
     try:
         yield Terminal(proc, master)
     finally:
+        stop(proc)
+        os.close(master)
+        reader.join(timeout=2)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End ``proc``: terminate, give it 3 s, then kill; wait for it either way."""
+    if proc.poll() is None:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=3)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-        reader.join(timeout=2)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()

@@ -40,17 +40,17 @@ def add_commands(command: CommandFactory) -> None:
         command("down", "End a fleet (its tmux session) and nothing else.", _down), positional=True
     )
 
-    restart = command(
+    again = command(
         "restart",
         "Start an exited session again; a Claude session continues its conversation.",
         _restart,
     )
-    restart.add_argument("name", help="session name")
-    fleet_argument(restart)
-    restart.add_argument(
+    again.add_argument("name", help="session name")
+    fleet_argument(again)
+    again.add_argument(
         "--force", action="store_true", help="end the session first if it is still running"
     )
-    restart.add_argument(
+    again.add_argument(
         "--no-resume", action="store_true", help="start a new conversation instead of resuming"
     )
 
