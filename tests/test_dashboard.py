@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -199,6 +200,23 @@ async def test_help_screen_and_command_palette() -> None:
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Jump", "Next waiting", "Prompt", "Interrupt", "Restart", "End", "Keys"):
             assert title in titles
+
+
+async def test_command_palette_lists_each_command_once() -> None:
+    # Textual's own "Quit" and "Keys" and ours had the same titles: two of each in the palette.
+    async with started(FakeBackend(), size=(160, 40)) as (app, pilot):
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        results = app.screen.query_one(CommandList)
+        await until(pilot, lambda: results.option_count >= 8)
+        await pilot.pause(0.3)  # every provider has answered
+        titles = [
+            str(results.get_option_at_index(i).prompt).split("\n")[0]
+            for i in range(results.option_count)
+        ]
+        for title in ("Quit", "Keys", "Jump", "Prompt"):
+            assert any(t.startswith(title) for t in titles), titles
+        assert len(titles) == len(set(titles)), titles
 
 
 async def test_q_quits() -> None:

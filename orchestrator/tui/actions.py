@@ -120,9 +120,14 @@ class SessionActions(App[None]):
         self.push_screen(HelpScreen(keys, jump_mod.BACK_KEY))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The dashboard's keys in the command palette, with Textual's own commands."""
-        yield from super().get_system_commands(screen)
-        for _, action, label, text in KEYS:
-            if action not in {"cursor_down", "cursor_up", "help"}:
-                yield SystemCommand(label, text, getattr(self, f"action_{action}"))
-        yield SystemCommand("Keys", "show every key", self.action_help)
+        """The dashboard's keys in the command palette, with Textual's own commands but those
+        ours replace ("Quit", and "Keys", which shows our help screen): one entry each."""
+        ours = [
+            SystemCommand(label, text, getattr(self, f"action_{action}"))
+            for _, action, label, text in KEYS
+            if action not in {"cursor_down", "cursor_up", "help"}
+        ]
+        ours.append(SystemCommand("Keys", "show every key", self.action_help))
+        titles = {command.title for command in ours}
+        yield from (c for c in super().get_system_commands(screen) if c.title not in titles)
+        yield from ours
