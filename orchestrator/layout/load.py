@@ -130,11 +130,14 @@ def load_layout(path: Path) -> Layout:
     try:
         return Layout.model_validate(data)
     except ValidationError as exc:
-        raise LayoutError(_describe_validation(path, text, data, exc)) from None
+        raise LayoutError(describe_validation(path, text, data, exc)) from None
 
 
-def _describe_validation(path: Path, text: str, data: Any, exc: ValidationError) -> str:
-    lines = [f"{path}: the layout is not valid ({exc.error_count()} problem(s)):"]
+def describe_validation(
+    path: Path, text: str, data: Any, exc: ValidationError, what: str = "the layout"
+) -> str:
+    """Every problem of a file that does not validate, each with its line and field."""
+    lines = [f"{path}: {what} is not valid ({exc.error_count()} problem(s)):"]
     for error in exc.errors():
         loc = tuple(error["loc"])
         field = _field_name(loc, data)
@@ -179,12 +182,13 @@ _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]")
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """Best-effort line number for a validation error (tomllib keeps no positions).
 
-    Finds the table the error is in (``[[sessions]]`` number N, ``[defaults]``, ``[env]`` or the
-    top level), then the ``key =`` line inside it; falls back to the table's header line.
+    Finds the table the error is in (``[[sessions]]`` or ``[[on]]`` number N, ``[defaults]``,
+    ``[env]`` or the top level), then the ``key =`` line inside it; falls back to the table's
+    header line.
     """
     table, index, key = "", None, loc[0] if loc else None
-    if len(loc) >= 2 and loc[0] == "sessions" and isinstance(loc[1], int):
-        table, index, key = "sessions", loc[1], loc[2] if len(loc) > 2 else None
+    if len(loc) >= 2 and loc[0] in {"sessions", "on"} and isinstance(loc[1], int):
+        table, index, key = str(loc[0]), loc[1], loc[2] if len(loc) > 2 else None
     elif loc and loc[0] in {"defaults", "env", "worktrees"}:
         table, key = str(loc[0]), loc[1] if len(loc) > 1 else None
     current: tuple[str, int | None] = ("", None)

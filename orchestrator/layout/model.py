@@ -6,12 +6,14 @@ generated from these models (``orchestrator schema``).
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 import orchestrator
+from orchestrator.detect.model import State
 from orchestrator.git.worktree import DEFAULT_PREFIX
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -26,6 +28,13 @@ Name = Annotated[
         description="Letters, digits, '-' and '_' only.",
     ),
 ]
+STATES = tuple(state.value for state in State)
+"""The state names an ``[[on]]`` table may match (:class:`orchestrator.detect.model.State`)."""
+DEFAULT_CHECKIN = "20m"
+"""How often a check-in digest comes when neither the layout nor the user config says."""
+DEFAULT_MAX_SESSIONS = 5
+"""Agent sessions on one tmux server past which ``up`` and ``new`` warn (the workflow's cap)."""
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 Arrange = Literal["tiled", "even-horizontal", "even-vertical", "main-horizontal", "main-vertical"]
 Command = str | list[str]
 
@@ -82,6 +91,100 @@ class Session(_Strict):
         return value
 
 
+Matcher = str | list[str]
+"""One value or a list of values; session and fleet names may use ``*`` and ``?`` (fnmatch)."""
+
+
+class OnRule(_Strict):
+    """An ``[[on]]`` table: a command run (without a shell) on matching state transitions."""
+
+    to: Matcher | None = Field(
+        None, description="Only transitions into this state (or one of these); default: any."
+    )
+    from_: Matcher | None = Field(
+        None, alias="from", description="Only transitions out of this state (or these)."
+    )
+    session: Matcher | None = Field(
+        None, description="Only these sessions (names, '*' and '?' allowed); default: any."
+    )
+    fleet: Matcher | None = Field(
+        None, description="Only these fleets (names, '*' and '?' allowed); default: any."
+    )
+    run: list[str] = Field(
+        description=(
+            "The program and its arguments, run without a shell; {session}, {fleet}, {from}, "
+            "{to} and {reason} are replaced in each argument."
+        ),
+    )
+    timeout: float = Field(
+        10.0, gt=0, le=3600, description="Seconds the command may run before it is killed."
+    )
+
+    @field_validator("to", "from_")
+    @classmethod
+    def _known_states(cls, value: Matcher | None) -> Matcher | None:
+        for name in [value] if isinstance(value, str) else value or []:
+            if name not in STATES:
+                raise ValueError(f"unknown state {name!r}; use one of: {', '.join(STATES)}")
+        return value
+
+    @field_validator("run")
+    @classmethod
+    def _run_not_empty(cls, value: list[str]) -> list[str]:
+        if not value or not value[0].strip():
+            raise ValueError(
+                "run is empty; give the program and its arguments, "
+                'e.g. ["notify-send", "{session}"]'
+            )
+        return value
+
+
+class Workflow(_Strict):
+    """Check-ins, the session cap and ``[[on]]`` commands: in a layout or the user's
+    ``workflow.toml``."""
+
+    checkin: str | None = Field(
+        None,
+        description=(
+            "How often a check-in digest comes: a duration such as '20m', '90s' or '1h30m', "
+            f"or 'off'. Default: the user config's, else {DEFAULT_CHECKIN}."
+        ),
+    )
+    max_sessions: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "Agent sessions on the tmux server past which up and new warn. Default: the user "
+            f"config's, else {DEFAULT_MAX_SESSIONS}."
+        ),
+    )
+    on: list[OnRule] = Field(
+        default_factory=list, description="Commands run on matching state transitions."
+    )
+
+    @field_validator("checkin")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            checkin_seconds(value)
+        return value
+
+
+def checkin_seconds(value: str) -> float | None:
+    """A ``checkin`` value in seconds (None: ``off``); ValueError when it is not a duration."""
+    text = value.strip().lower()
+    if text == "off":
+        return None
+    match = _DURATION.match(text)
+    if not text or match is None:
+        raise ValueError(f"not a duration: {value!r}; write e.g. '20m', '90s', '1h30m' or 'off'")
+    hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError("the check-in interval must be longer than 0s; write 'off' to disable")
+    return float(total)
+
+
 class Worktrees(_Strict):
     """Where sessions with ``worktree = true`` get their branch and worktree."""
 
@@ -112,7 +215,7 @@ class Worktrees(_Strict):
     )
 
 
-class Layout(_Strict):
+class Layout(Workflow):
     """A fleet of agent sessions, as written in a layout file."""
 
     name: Name = Field(description="The fleet's name; also its tmux session name.")
