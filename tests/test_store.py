@@ -206,6 +206,45 @@ def test_prompts_round_trip(tmp_path: Path) -> None:
         assert len(store.prompts()) == 3
 
 
+def test_handoffs_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    files = [{"name": "findings.md", "from": "/wt/research", "to": "/wt/dev", "copied": True}]
+    with Store(db) as store:
+        store.add_handoff("a", "dev", after=["research"], files=files, detail="copied", at=5.0)
+        store.add_handoff("b", "dev", after=["r1", "r2"], at=6.0)
+    with Store(db) as store:
+        (found,) = store.handoffs("dev", fleet="a")
+        assert (found.session, found.after, found.at, found.detail) == (
+            "dev",
+            "research",
+            5.0,
+            "copied",
+        )
+        assert json.loads(found.files) == files
+        assert [h.after for h in store.handoffs(since=5.5)] == ["r1,r2"]
+        assert json.loads(store.handoffs(fleet="b")[0].files) == []
+
+
+def test_a_version_1_history_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    from orchestrator.store.schema import MIGRATIONS
+
+    db = tmp_path / "h.db"
+    conn = sqlite3.connect(db)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO prompts (fleet, session, at, text, source) VALUES ('a', 'dev', 1, 'hi', 'cli')"
+    )
+    conn.commit()
+    conn.close()
+    with Store(db) as store:
+        assert [p.text for p in store.prompts()] == ["hi"]
+        store.add_handoff("a", "dev", after=["research"], at=2.0)
+        assert len(store.handoffs()) == 1
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
 def test_claude_sessions_latest_is_the_one_to_resume(tmp_path: Path) -> None:
     db = tmp_path / "h.db"
     transcript = tmp_path / "t1.jsonl"

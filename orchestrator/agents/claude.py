@@ -190,13 +190,20 @@ class ClaudeCode(AgentProfile):
     """Claude Code: hooks through ``--settings``, ``--resume <id>``, a session registry."""
 
     def launch_argv(
-        self, fleet: str, session: str, argv: Sequence[str], runtime: Path | None = None
+        self,
+        fleet: str,
+        session: str,
+        argv: Sequence[str],
+        runtime: Path | None = None,
+        options: Sequence[str] = (),
     ) -> list[str]:
-        """Claude itself gets our hooks through ``--settings``; a wrapper command is left alone."""
+        """Claude itself gets our hooks through ``--settings`` and the session's options (name,
+        role, model, permission mode) before the layout's own ``args``; a wrapper command is left
+        alone."""
         args = list(argv)
         if args and Path(args[0]).name in self.process_names:
             files = hooks.prepare(fleet, session, runtime, settings=settings)
-            args = [args[0], "--settings", str(files.settings), *args[1:]]
+            args = [args[0], "--settings", str(files.settings), *options, *args[1:]]
         return args
 
     def hook_state(self, event: HookEvent) -> tuple[State, str] | None:
@@ -222,4 +229,12 @@ CLAUDE = ClaudeCode(
     ),
     hooks=True,
     resume_flag="--resume",
+    option_flags=(
+        ("name", "--name"),
+        ("system_prompt", "--append-system-prompt"),
+        ("model", "--model"),
+        ("permission_mode", "--permission-mode"),
+    ),
+    # As `claude --help` (2.1.197) lists the choices of --permission-mode.
+    permission_modes=("acceptEdits", "auto", "bypassPermissions", "default", "dontAsk", "plan"),
 )

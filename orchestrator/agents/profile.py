@@ -9,7 +9,7 @@ fleet ask the profile; they know no agent by name.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -36,14 +36,40 @@ class AgentProfile:
     """Whether the agent reports its events through our hook files."""
     resume_flag: str = ""
     """The flag that continues a conversation by its id (empty: the agent cannot resume one)."""
+    option_flags: tuple[tuple[str, str], ...] = ()
+    """The agent's flag for each session option it supports, as (option, flag) pairs: ``name``
+    (display name), ``system_prompt`` (text appended to its system prompt), ``model``,
+    ``permission_mode``. A pair per option keeps the profile hashable."""
+    permission_modes: tuple[str, ...] = ()
+    """The values its ``permission_mode`` flag takes (as the agent's own ``--help`` lists them)."""
 
     def launch_argv(
-        self, fleet: str, session: str, argv: Sequence[str], runtime: Path | None = None
+        self,
+        fleet: str,
+        session: str,
+        argv: Sequence[str],
+        runtime: Path | None = None,
+        options: Sequence[str] = (),
     ) -> list[str]:
         """The argv a session of this agent runs: its planned argv, plus whatever wires our
-        hooks into it."""
-        del fleet, session, runtime
+        hooks and the session's ``options`` (see :meth:`option_args`) into it."""
+        del fleet, session, runtime, options
         return list(argv)
+
+    def supports(self, option: str) -> bool:
+        """Whether the agent takes session option ``option`` (a key of ``option_flags``)."""
+        return option in dict(self.option_flags)
+
+    def option_args(self, values: Mapping[str, str | None]) -> list[str]:
+        """The flags for the session options given (empty or None values are left out, and so
+        are options the agent does not take)."""
+        args: list[str] = []
+        flags = dict(self.option_flags)
+        for option, value in values.items():
+            flag = flags.get(option)
+            if flag and value:
+                args += [flag, value]
+        return args
 
     def resume_args(self, conversation: str | None) -> list[str]:
         """The arguments that continue ``conversation`` (none when there is nothing to resume)."""

@@ -43,8 +43,16 @@ def pane_spec(
 ) -> tuple[list[str], list[str]]:
     """The ``-c/-e`` options and the command for a session's pane."""
     env = session_env(fleet, plan)
+    options = plan.agent.option_args(
+        {
+            "name": plan.name,
+            "system_prompt": plan.system_prompt,
+            "model": plan.model,
+            "permission_mode": plan.permission_mode,
+        }
+    )
     argv = [
-        *plan.agent.launch_argv(fleet.name, plan.name, plan.argv),
+        *plan.agent.launch_argv(fleet.name, plan.name, plan.argv, options=options),
         *plan.agent.resume_args(resume_id),
     ]
     if "PATH" in env:
@@ -52,10 +60,10 @@ def pane_spec(
         # over any `-e PATH=`, and looks the program up there; `env` puts the session's PATH
         # back and finds the program through it, as `validate` did.
         argv = ["/usr/bin/env", f"PATH={env['PATH']}", *argv]
-    options = ["-c", escape_format(str(plan.cwd))]
+    pane_options = ["-c", escape_format(str(plan.cwd))]
     for key, value in env.items():
-        options += ["-e", f"{key}={value}"]
-    return options, ["--", *command_args(argv)]
+        pane_options += ["-e", f"{key}={value}"]
+    return pane_options, ["--", *command_args(argv)]
 
 
 def tag_pane(

@@ -23,8 +23,10 @@ from orchestrator.agents.catalog import PROFILES
 from orchestrator.agents.profile import AgentProfile
 from orchestrator.errors import LayoutError
 from orchestrator.git.worktree import WorktreeSettings
-from orchestrator.layout.model import DEFAULT_LAYOUT, Layout, split_command
+from orchestrator.layout import pipeline
+from orchestrator.layout.model import DEFAULT_LAYOUT, Layout, check_needed_path, split_command
 from orchestrator.layout.plan import Fleet, SessionPlan
+from orchestrator.layout.roles import role_prompt
 
 # ---------------------------------------------------------------------------------------------
 # Finding layout files
@@ -128,9 +130,17 @@ def load_layout(path: Path) -> Layout:
             hint="fix the syntax at the line and column shown",
         ) from None
     try:
-        return Layout.model_validate(data)
+        parsed = Layout.model_validate(data)
     except ValidationError as exc:
         raise LayoutError(describe_validation(path, text, data, exc)) from None
+    if found := pipeline.problems(parsed):
+        lines = [f"{path}: the layout is not valid ({len(found)} problem(s)):"]
+        for problem in found:
+            line = _line_of(text, problem.loc)
+            where = f"line {line}, " if line else ""
+            lines.append(f"  {where}{_field_name(problem.loc, data)}: {problem.message}")
+        raise LayoutError("\n".join(lines))
+    return parsed
 
 
 def describe_validation(
@@ -263,6 +273,7 @@ def resolve(
                 env=env,
                 prompt=spec.prompt,
                 worktree=spec.worktree if spec.worktree is not None else layout.defaults.worktree,
+                **_agent_options(layout, index, profile, where),
             )
         )
     options = layout.worktrees
@@ -275,6 +286,41 @@ def resolve(
         sessions=tuple(plans),
         worktrees=WorktreeSettings(prefix=options.prefix, base=options.base, folder=folder),
     )
+
+
+def _agent_options(layout: Layout, index: int, profile: AgentProfile, where: str) -> dict[str, Any]:
+    """A session's role text, model, permission mode and pipeline, as its agent takes them."""
+    spec, defaults = layout.sessions[index], layout.defaults
+    model = spec.model or defaults.model
+    mode = spec.permission_mode or defaults.permission_mode
+    for option, value in (("model", model), ("permission_mode", mode)):
+        if value and not profile.supports(option):
+            raise LayoutError(
+                f"{where}: {option}: agent {profile.name!r} has no {option} setting",
+                hint=f"remove `{option}`, or pass the agent's own flag in `args`",
+            )
+    if mode and profile.permission_modes and mode not in profile.permission_modes:
+        raise LayoutError(
+            f"{where}: permission_mode: {profile.name} does not know {mode!r}",
+            hint=f"use one of: {', '.join(profile.permission_modes)}",
+        )
+    tell = spec.tell_role if spec.tell_role is not None else defaults.tell_role
+    extra = "\n\n".join(t for t in (defaults.instructions, spec.instructions or "") if t.strip())
+    text = role_prompt(
+        layout.name,
+        spec.name,
+        spec.role,
+        ((s.name, s.role) for s in layout.sessions),
+        tell_role=tell,
+        instructions=extra,
+    )
+    return {
+        "system_prompt": text,
+        "model": model,
+        "permission_mode": mode,
+        "after": tuple(spec.after),
+        "needs": tuple(check_needed_path(path) for path in spec.needs),
+    }
 
 
 def _check_on_path(program: str, env: dict[str, str], where: str, profile: AgentProfile) -> None:

@@ -6,6 +6,7 @@ generated from these models (``orchestrator schema``).
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from typing import Annotated, Any, Literal
@@ -55,6 +56,18 @@ class Defaults(_Strict):
         default_factory=dict, description="Environment for every session (after the top [env])."
     )
     worktree: bool = Field(False, description="Give each session its own git worktree and branch.")
+    tell_role: bool = Field(
+        True,
+        description=(
+            "Tell each agent which session it is, its role and the fleet's other sessions "
+            "(Claude: --append-system-prompt); false turns it off."
+        ),
+    )
+    instructions: str = Field("", description="Text added to every agent's system prompt.")
+    model: str | None = Field(None, description="Model the agent uses (Claude: --model).")
+    permission_mode: str | None = Field(
+        None, description="Permission mode of the agent (Claude: --permission-mode)."
+    )
 
 
 class Session(_Strict):
@@ -79,6 +92,42 @@ class Session(_Strict):
     worktree: bool | None = Field(
         None, description="Own git worktree and branch; defaults to [defaults].worktree."
     )
+    tell_role: bool | None = Field(
+        None,
+        description=(
+            "Tell the agent its name, role and the fleet's other sessions; defaults to "
+            "[defaults].tell_role."
+        ),
+    )
+    instructions: str | None = Field(
+        None, description="Text added to this agent's system prompt (after [defaults]')."
+    )
+    model: str | None = Field(None, description="Model; defaults to [defaults].model.")
+    permission_mode: str | None = Field(
+        None, description="Permission mode; defaults to [defaults].permission_mode."
+    )
+    after: list[Name] = Field(
+        default_factory=list,
+        description=(
+            "Sessions that must each finish a turn (since the fleet came up) before this one "
+            "gets its prompt."
+        ),
+    )
+    needs: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Files (relative to the session's folder) that must exist before it gets its "
+            "prompt; looked up in its own folder, then in its `after` sessions' folders (and "
+            "copied over from there)."
+        ),
+    )
+
+    @field_validator("needs")
+    @classmethod
+    def _needs_inside(cls, value: list[str]) -> list[str]:
+        for path in value:
+            check_needed_path(path)
+        return value
 
     @field_validator("command")
     @classmethod
@@ -238,6 +287,22 @@ class Layout(Workflow):
                 raise ValueError(f"two sessions are named {session.name!r}; names must be unique")
             seen.add(session.name)
         return self
+
+
+def check_needed_path(path: str) -> str:
+    """A ``needs`` path, normalised; ValueError if it is empty, absolute or leaves the folder."""
+    if not path.strip():
+        raise ValueError("an empty path; name a file relative to the session's folder")
+    if posixpath.isabs(path) or path.startswith("~"):
+        raise ValueError(
+            f"{path!r} is not relative; name the file relative to the session's folder"
+        )
+    normal = posixpath.normpath(path)
+    if normal == "." or normal == ".." or normal.startswith("../"):
+        raise ValueError(
+            f"{path!r} leaves the session's folder; name a file inside it (e.g. 'findings.md')"
+        )
+    return normal
 
 
 def split_command(command: Command) -> list[str]:

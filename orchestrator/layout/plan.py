@@ -27,6 +27,22 @@ class SessionPlan:
     checkout: WorktreeSpec | None = None
     """The session's own worktree and branch, once ``up`` has made or found it (then ``cwd`` is
     inside that worktree)."""
+    system_prompt: str = ""
+    """Text appended to the agent's system prompt: its name, role and the fleet's other sessions
+    (unless ``tell_role = false``), then the layout's ``instructions``."""
+    model: str | None = None
+    """The model the agent uses, when the layout names one."""
+    permission_mode: str | None = None
+    """The agent's permission mode, when the layout names one."""
+    after: tuple[str, ...] = ()
+    """Sessions that must each finish a turn before this one gets its prompt."""
+    needs: tuple[str, ...] = ()
+    """Files (relative to ``cwd``) that must exist before this one gets its prompt."""
+
+    @property
+    def waits(self) -> bool:
+        """Whether its prompt waits for a pipeline (``after`` or ``needs``)."""
+        return bool(self.after or self.needs)
 
 
 @dataclass(frozen=True)

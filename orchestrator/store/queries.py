@@ -13,16 +13,19 @@ from collections.abc import Sequence
 from orchestrator.store.records import (
     CLAUDE_COLUMNS,
     FLEET_COLUMNS,
+    HANDOFF_COLUMNS,
     PROMPT_COLUMNS,
     SESSION_COLUMNS,
     TRANSITION_COLUMNS,
     ClaudeSession,
     FleetRecord,
+    Handoff,
     Prompt,
     SessionRecord,
     Transition,
     claude_session_from_row,
     fleet_from_row,
+    handoff_from_row,
     prompt_from_row,
     session_from_row,
     transition_from_row,
@@ -97,6 +100,19 @@ class Queries:
         where, args = _where(session=session, fleet=fleet)
         select = f"SELECT {PROMPT_COLUMNS} FROM prompts{where}"  # noqa: S608 (bound values)
         return [prompt_from_row(r) for r in self._select_newest(select, args, limit)]
+
+    def handoffs(
+        self,
+        session: str | None = None,
+        *,
+        fleet: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[Handoff]:
+        """Pipeline hand-offs, oldest first, filtered like :meth:`transitions`."""
+        where, args = _where(session=session, fleet=fleet, since=since)
+        select = f"SELECT {HANDOFF_COLUMNS} FROM handoffs{where}"  # noqa: S608 (bound values)
+        return [handoff_from_row(r) for r in self._select_newest(select, args, limit)]
 
     def claude_session(
         self, fleet: str, session: str, claude_session_id: str

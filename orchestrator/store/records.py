@@ -128,6 +128,26 @@ class ClaudeSession(_Record):
     """Claude Code's transcript file for it, if known."""
 
 
+@dataclass(frozen=True)
+class Handoff(_Record):
+    """A pipeline hand-off: a waiting session got its prompt once its producers were done."""
+
+    id: int
+    """Insertion order."""
+    fleet: str
+    """The fleet of the session."""
+    session: str
+    """The consumer: the session that waited and now got its prompt."""
+    at: float
+    """When the prompt was handed over (epoch seconds)."""
+    after: str
+    """The sessions it waited for (its ``after``), comma-separated."""
+    files: str
+    """JSON list of the files it needed: ``{"name", "from", "to", "copied"}`` each."""
+    detail: str
+    """One line for people, e.g. ``findings.md copied from research-3``."""
+
+
 FLEET_COLUMNS = "name, layout_path, created_at, updated_at"
 """The ``fleets`` columns :func:`fleet_from_row` reads, in its order."""
 SESSION_COLUMNS = (
@@ -141,6 +161,8 @@ PROMPT_COLUMNS = "id, fleet, session, at, text, source"
 """The ``prompts`` columns :func:`prompt_from_row` reads, in its order."""
 CLAUDE_COLUMNS = "fleet, session, claude_session_id, first_seen, last_seen, transcript_path"
 """The ``claude_sessions`` columns :func:`claude_session_from_row` reads, in its order."""
+HANDOFF_COLUMNS = "id, fleet, session, at, after, files, detail"
+"""The ``handoffs`` columns :func:`handoff_from_row` reads, in its order."""
 
 
 def fleet_from_row(row: Sequence[object]) -> FleetRecord:
@@ -195,6 +217,12 @@ def claude_session_from_row(row: Sequence[object]) -> ClaudeSession:
     return ClaudeSession(
         str(fleet), str(session), str(cid), _f(first_seen), _f(last_seen), _opt_path(_s(transcript))
     )
+
+
+def handoff_from_row(row: Sequence[object]) -> Handoff:
+    """The hand-off in a row of :data:`HANDOFF_COLUMNS`."""
+    id_, fleet, session, at, after, files, detail = row
+    return Handoff(_i(id_), str(fleet), str(session), _f(at), str(after), str(files), str(detail))
 
 
 def path_column(value: Path | str | None) -> str | None:

@@ -65,6 +65,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (fleet, session, claude_session_id)
         )""",
     ),
+    (
+        # Pipelines: a session that waited (``after``/``needs``) got its prompt. ``files`` is a
+        # JSON list of {"name", "from", "to", "copied"}: each needed file, the folder it was
+        # found in, where the consumer reads it, and whether it was copied there.
+        """CREATE TABLE handoffs (
+            id INTEGER PRIMARY KEY,
+            fleet TEXT NOT NULL,
+            session TEXT NOT NULL,
+            at REAL NOT NULL,
+            after TEXT NOT NULL DEFAULT '',
+            files TEXT NOT NULL DEFAULT '[]',
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX handoffs_by_session ON handoffs (session, fleet, id)",
+    ),
 )
 """The steps from an empty file to the current schema, oldest first."""
 SCHEMA_VERSION = len(MIGRATIONS)

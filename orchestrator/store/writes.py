@@ -10,15 +10,17 @@ the session first if they are new, so callers never have to.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.store.queries import Queries
 from orchestrator.store.records import (
     ClaudeSession,
     FleetRecord,
+    Handoff,
     Prompt,
     SessionRecord,
     Transition,
@@ -130,6 +132,28 @@ class Writes(Queries):
             )
         assert cursor.lastrowid is not None
         return Prompt(cursor.lastrowid, fleet, session, now, text, source)
+
+    def add_handoff(
+        self,
+        fleet: str,
+        session: str,
+        *,
+        after: Sequence[str] = (),
+        files: Sequence[Mapping[str, object]] = (),
+        detail: str = "",
+        at: float | None = None,
+    ) -> Handoff:
+        """Record that ``session`` got its prompt once ``after`` were done and ``files`` found."""
+        after_text = ",".join(after)
+        files_text = json.dumps(list(map(dict, files)))
+        with self._write_session(fleet, session, at) as (conn, now):
+            cursor = conn.execute(
+                "INSERT INTO handoffs (fleet, session, at, after, files, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (fleet, session, now, after_text, files_text, detail),
+            )
+        assert cursor.lastrowid is not None
+        return Handoff(cursor.lastrowid, fleet, session, now, after_text, files_text, detail)
 
     def note_claude_session(
         self,
