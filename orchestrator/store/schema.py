@@ -80,6 +80,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX handoffs_by_session ON handoffs (session, fleet, id)",
     ),
+    (
+        # `orchestrator report`'s cache: one summary per Claude Code transcript, valid while the
+        # file keeps its size and modification time (and the parser its version).
+        """CREATE TABLE transcript_summaries (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            parser INTEGER NOT NULL,
+            summary BLOB NOT NULL,
+            read_at REAL NOT NULL
+        )""",
+    ),
 )
 """The steps from an empty file to the current schema, oldest first."""
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,77 @@
+"""``orchestrator report``: how the user's parallel Claude Code sessions went, from the transcripts
+on disk and our own history (see the README's "Report" section for every definition)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from orchestrator.cli.common import CommandFactory, warn
+
+
+def add_commands(command: CommandFactory) -> None:
+    """Declare the ``report`` command."""
+    report = command(
+        "report",
+        "Report how your Claude Code sessions went: parallel work, outcomes, tokens, attention.",
+        _report,
+    )
+    report.add_argument("--since", metavar="DATE", help="only sessions starting at or after DATE")
+    report.add_argument(
+        "--until", metavar="DATE", help="only sessions starting before DATE (a date: through it)"
+    )
+    report.add_argument(
+        "--project", metavar="PATH", help="only sessions of the repository (or folder) PATH is in"
+    )
+    report.add_argument("--fleet", help="only conversations our history links to this fleet")
+    report.add_argument(
+        "--claude-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="another Claude config folder to read (besides $CLAUDE_CONFIG_DIR or ~/.claude)",
+    )
+    report.add_argument(
+        "--prices",
+        metavar="FILE",
+        type=Path,
+        help="model prices (TOML) instead of the shipped ones",
+    )
+    report.add_argument("--json", action="store_true", help="print JSON for scripts")
+    report.add_argument("--no-pictures", action="store_true", help="tables only, no pictures")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from orchestrator.report.build import Request, make_report
+    from orchestrator.store.db import Store
+    from orchestrator.store.history import recovery_message
+
+    request = Request(
+        claude_dirs=[Path(d) for d in args.claude_dir],
+        since=args.since,
+        until=args.until,
+        project=args.project,
+        fleet=args.fleet,
+        prices=args.prices,
+    )
+    with Store(check=False) as store:
+        warn(recovery_message(store))
+        report = make_report(request, store)
+    for message in report.warnings:
+        warn(f"warning: {message}")
+    if args.json:
+        print(json.dumps(report.data, indent=1))
+        return 0
+    from orchestrator.report.render import render
+
+    print(render(report.data))
+    if not args.no_pictures and report.sessions:
+        from orchestrator.report.pictures import pictures_text
+
+        width = min(140, shutil.get_terminal_size((100, 40)).columns)
+        print()
+        print(pictures_text(report, width=width, color=sys.stdout.isatty()))
+    return 0
