@@ -363,7 +363,9 @@ def test_up_after_the_server_died_offers_to_resume_claude_conversations(
     # Not a terminal and no flag: new conversations, and the way to resume is printed.
     code, out, _ = cli("-L", socket, "up", str(path), "--detach")
     assert code == 0
-    assert "orchestrator up --resume" in out
+    # Every printed command names this server and this layout, so it works as printed.
+    assert f"`orchestrator -L {socket} up {path} --detach --resume`" in out
+    assert f"`orchestrator -L {socket} restart NAME --fleet team --force`" in out
     assert "dev-1" in out
     wait_for(lambda: (fake_claude / "dev-1.argv").exists(), what="dev-1 started")
     assert "--resume" not in (fake_claude / "dev-1.argv").read_text().split()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from orchestrator.cli.main import main
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
+from orchestrator.runtime import fleet_dir, fleet_lock
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_panes, list_sessions
 from tests.waiting import wait_for
@@ -343,3 +345,78 @@ def test_status_line_shows_the_whole_fleet_name(server: libtmux.Server, tmp_path
     assert name in left
     length = tmux.run(["display-message", "-p", "-t", target, "#{status-left-length}"])[0]
     assert int(length) >= len(left)
+
+
+def test_a_layout_without_root_keeps_the_folder_up_ran_in(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `up`, then `up` again or `restart` from another folder: the sessions start where the
+    # fleet was brought up, not where the later command runs.
+    path = shell_layout(tmp_path)
+    first, elsewhere = tmp_path / "first", tmp_path / "elsewhere"
+    first.mkdir()
+    elsewhere.mkdir()
+    socket = ["-L", str(server.socket_name)]
+    monkeypatch.chdir(first)
+    assert main([*socket, "up", str(path), "-d"]) == 0
+    tmux = Tmux.from_server(server)
+    assert {p.cwd for p in list_sessions(tmux, "team")} == {str(first)}
+    one = next(p for p in list_sessions(tmux, "team") if p.name == "one")
+    tmux.run(["kill-pane", "-t", one.pane_id])
+    monkeypatch.chdir(elsewhere)
+    assert main([*socket, "up", str(path), "-d"]) == 0
+    assert main([*socket, "restart", "two", "--force"]) == 0
+    panes = list_sessions(tmux, "team")
+    assert sorted(p.name for p in panes) == ["one", "two"]
+    assert {p.cwd for p in panes} == {str(first)}
+    wait_for(lambda: {_pane_path(tmux, p.pane_id) for p in panes} == {str(first)})
+
+
+def _pane_path(tmux: Tmux, pane_id: str) -> str:
+    rows = tmux.query(["display-message", "-p", "-t", pane_id], ("pane_current_path",))
+    return rows[0]["pane_current_path"] if rows else ""
+
+
+def test_up_brings_service_windows_back_in_their_places(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    # Both service windows gone (the dashboard quit, the watcher killed): `up` puts them back
+    # where they were, so `prefix 0` opens the dashboard again.
+    path = shell_layout(tmp_path)
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux)
+
+    def windows() -> list[tuple[str, str]]:
+        rows = tmux.query(["list-windows", "-t", "=team:"], ("window_index", "window_name"))
+        return [(row["window_index"], row["window_name"]) for row in rows]
+
+    assert windows() == [("0", "dashboard"), ("1", "agents"), ("2", "watcher")]
+    tmux.run(["kill-window", "-t", "=team:dashboard"], ["kill-window", "-t", "=team:watcher"])
+    report = fleet.up(layout.load_fleet(str(path)), tmux)
+    assert report.services == {"dashboard": "started", "watcher": "started"}
+    assert windows() == [("0", "dashboard"), ("1", "agents"), ("2", "watcher")]
+
+
+def test_up_does_not_claim_a_watcher_that_cannot_start(
+    server: libtmux.Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Another watcher (say `orchestrator watch` in a terminal) holds the fleet's lock: a new
+    # watcher window would exit at once, so `up` must not say it started one.
+    path = shell_layout(tmp_path)
+    socket = ["-L", str(server.socket_name)]
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux, services=("dashboard",))
+    with fleet_lock(fleet_dir("team")):
+        capsys.readouterr()
+        assert main([*socket, "up", str(path), "-d"]) == 0
+        out = capsys.readouterr().out
+        assert "watcher: started" not in out
+        assert f"watcher: not started: another watcher (pid {os.getpid()}) holds" in out
+        assert [p.kind for p in list_panes(tmux, "team")].count("watcher") == 0
+        # The same for a fleet made afresh.
+        assert main([*socket, "down", "team"]) == 0
+        capsys.readouterr()
+        assert main([*socket, "up", str(path), "-d"]) == 0
+        assert "watcher: not started: another watcher" in capsys.readouterr().out
+    assert main([*socket, "up", str(path), "-d"]) == 0
+    assert "watcher: started" in capsys.readouterr().out

@@ -16,6 +16,7 @@ from orchestrator.layout.model import json_schema
 GOOD = """\
 name = "team"
 description = "a test fleet"
+root = "."
 arrange = "even-horizontal"
 
 [env]
@@ -189,6 +190,49 @@ def test_builtin_layout_root_is_the_current_folder(
     fleet = layout.load_fleet(None, check_commands=False)
     assert fleet.name == "parallel-5"
     assert {session.cwd for session in fleet.sessions} == {tmp_path}
+
+
+def test_the_default_starts_where_up_runs_whichever_copy_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_root: Path
+) -> None:
+    # Inside a clone, `./layouts/parallel-5.toml` is found as a project layout; a copy in the
+    # user's config folder is found the same way. Either way the agents start where `up` runs.
+    shipped = (repo_root / "layouts" / "parallel-5.toml").read_text()
+    for folder in (tmp_path / "layouts", paths.config_dir() / "layouts"):
+        folder.mkdir(parents=True)
+        (folder / "parallel-5.toml").write_text(shipped)
+        monkeypatch.chdir(tmp_path)
+        found, origin = layout.locate_layout(None)
+        assert found == (folder / "parallel-5.toml").resolve(), origin
+        fleet = layout.load_fleet(None, check_commands=False)
+        assert {session.cwd for session in fleet.sessions} == {tmp_path}, origin
+        assert fleet.root == tmp_path
+        (folder / "parallel-5.toml").unlink()
+
+
+def test_relative_root_means_the_layout_files_folder_wherever_it_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_dir = paths.config_dir() / "layouts"
+    (user_dir / "work").mkdir(parents=True)
+    write(
+        user_dir,
+        'name = "u"\nroot = "work"\n[[sessions]]\nname = "a"\nagent = "shell"\n',
+        "u.toml",
+    )
+    monkeypatch.chdir(tmp_path)
+    assert layout.load_fleet("u").sessions[0].cwd == (user_dir / "work").resolve()
+    # Without `root`, the base is the folder the command runs in (or the one it is given).
+    write(
+        tmp_path, 'name = "v"\n[[sessions]]\nname = "a"\nagent = "shell"\ncwd = "sub"\n', "v.toml"
+    )
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir("/")
+    with pytest.raises(LayoutError, match="cwd: folder /sub does not exist"):
+        layout.load_fleet(str(tmp_path / "v.toml"))
+    assert layout.load_fleet(str(tmp_path / "v.toml"), here=tmp_path).sessions[0].cwd == (
+        tmp_path / "sub"
+    )
 
 
 def test_lookup_order_project_then_user_then_builtin(

@@ -4,6 +4,8 @@ brings its conversation back (the scripted API sees the earlier messages)."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import time
 from collections.abc import Callable
 from contextlib import redirect_stdout
@@ -111,3 +113,111 @@ def test_restart_resumes_an_exited_claude_conversation(
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
     """This module's default wait."""
     _wait_for(predicate, timeout, what)
+
+
+def test_the_printed_resume_advice_resumes(
+    server: libtmux.Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    claude_bin: Path,
+    claude_home: ClaudeHome,
+    claude_project: Path,
+    mock_api: MockAnthropicAPI,
+) -> None:
+    """Issue 12 item 2: the tmux server dies; a non-interactive `up` starts new conversations
+    and prints how to continue the old ones. Each printed command, run exactly as printed, brings
+    back the conversation that holds the work (not the empty one that `up` just started)."""
+    db = tmp_path / "history.sqlite3"
+    monkeypatch.setenv("ORCHESTRATOR_DB", str(db))
+    monkeypatch.chdir(tmp_path)
+    tmux = Tmux.from_server(server)
+    socket = str(server.socket_name)
+    env = {k: v for k, v in claude_home.env.items() if k != "TERM"}
+    inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())
+    path = tmp_path / "claudes.toml"
+    path.write_text(
+        f'name = "claudes"\n[defaults]\nagent = "claude"\nenv = {{ {inline} }}\n'
+        f'[[sessions]]\nname = "dev-1"\ncwd = "{claude_project}"\n'
+        f"command = [{json.dumps(str(claude_bin))}]\n"
+    )
+    session = Session(tmux)
+
+    def run(*argv: str) -> str:
+        out = StringIO()
+        with redirect_stdout(out):
+            assert main(list(argv)) == 0, out.getvalue()
+        return out.getvalue()
+
+    run("-L", socket, "up", str(path), "--detach")
+    session.wait_idle("the first start")
+    mock_api.enqueue(TextReply("I will remember it."))
+    session.prompt(FIRST)
+    mock_api.wait_for_main_turns(1)
+    session.wait_idle("idle after the reply")
+    with Store(db) as store:
+        first = store.latest_claude_session("claudes", "dev-1")
+    assert first is not None
+    assert first.transcript_path is not None
+    wait_for(first.transcript_path.is_file, what="the transcript")
+
+    server.kill()  # the tmux server dies, and the fleet with it
+    advice = run("-L", socket, "up", str(path), "--detach")
+    session.wait_idle("a new conversation")
+    # The empty conversation this `up` started is in the history now, newer than the first.
+    wait_for(lambda: len(claude_sessions(db)) == 2, what="the new conversation recorded")
+    up_again, restart_force = re.findall(r"`(orchestrator [^`]+)`", advice)
+    assert f"-L {socket}" in up_again
+    assert str(path) in up_again
+
+    # `restart NAME --force`, as printed (NAME filled in).
+    out = run(*shlex.split(restart_force.replace("NAME", "dev-1"))[1:])
+    assert f"continuing conversation {first.claude_session_id}" in out
+    session.wait_idle("idle after restart --force")
+    mock_api.enqueue(TextReply("PINEAPPLE."))
+    session.prompt(SECOND)
+    texts = mock_api.wait_for_main_turns(2)[-1].user_texts()
+    assert FIRST in texts
+    assert SECOND in texts
+    session.wait_idle("idle after the second reply")
+
+    # `down`, then `up --resume`, as printed: the conversation goes on with both exchanges.
+    run("-L", socket, "down", "claudes")
+    out = run(*shlex.split(up_again)[1:])
+    assert "started 1 session(s)" in out
+    pane = list_sessions(tmux, "claudes")[0]
+    assert pane.resumed
+    assert pane.pane_pid is not None
+    assert psutil.Process(pane.pane_pid).cmdline()[-2:] == ["--resume", pane.resumed]
+    session.wait_idle("idle after up --resume")
+    mock_api.enqueue(TextReply("Still PINEAPPLE."))
+    session.prompt("And again?")
+    texts = mock_api.wait_for_main_turns(3)[-1].user_texts()
+    assert FIRST in texts
+    assert SECOND in texts
+
+
+class Session:
+    """The fleet's one Claude session, found again after each restart."""
+
+    def __init__(self, tmux: Tmux) -> None:
+        self.tmux = tmux
+
+    def pane(self) -> str:
+        panes = list_sessions(self.tmux, "claudes")
+        return panes[0].pane_id if panes else ""
+
+    def screen(self) -> str:
+        return "\n".join(self.tmux.run(["capture-pane", "-p", "-t", self.pane()], check=False))
+
+    def wait_idle(self, what: str) -> None:
+        wait_for(lambda: bool(self.pane()) and idle_screen(self.screen()), what=what)
+
+    def prompt(self, text: str) -> None:
+        self.tmux.run(["send-keys", "-t", self.pane(), "-l", "--", text])
+        time.sleep(0.2)  # Claude reads a fast paste and Enter as one paste otherwise
+        self.tmux.run(["send-keys", "-t", self.pane(), "Enter"])
+
+
+def claude_sessions(db: Path) -> list[str]:
+    with Store(db) as store:
+        return [c.claude_session_id for c in store.claude_sessions("claudes", "dev-1")]

@@ -362,7 +362,7 @@ def test_garbage_file_is_moved_aside_with_its_wal(
     db.write_bytes(garbage)
     wal_bytes = b"stray wal bytes"
     Path(f"{db}-wal").write_bytes(wal_bytes)
-    with caplog.at_level(logging.WARNING, logger="orchestrator.store.db"), Store(db) as store:
+    with caplog.at_level(logging.INFO, logger="orchestrator.store.db"), Store(db) as store:
         moved = store.recovered_from
         assert moved is not None
         assert moved.name.startswith("h.db.corrupt-")
@@ -371,12 +371,29 @@ def test_garbage_file_is_moved_aside_with_its_wal(
         assert store.recovery_reason == "not an SQLite database"
         # The fresh database works.
         assert store.record_transition("a", "dev", "idle", source="hook") is not None
-    assert any(
-        str(moved) in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records
-    )
+    assert any(str(moved) in r.getMessage() and r.levelno == logging.INFO for r in caplog.records)
     with Store(db) as store:
         assert store.recovered_from is None
         assert len(store.transitions()) == 1
+
+
+def test_a_command_reports_a_corrupt_database_once(tmp_path: Path) -> None:
+    # A real process, with no logging set up: the store's own log line must not reach the
+    # terminal beside the command's notice (it did, as a second notice in other words).
+    db = tmp_path / "h.db"
+    db.write_bytes(b"this is not a database\n" * 300)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "--db", str(db), "history"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    notices = [line for line in done.stderr.splitlines() if "corrupt" in line]
+    assert len(notices) == 1, done.stderr
+    assert notices[0].startswith("orchestrator: the history database")
+    assert "moved aside to" in notices[0]
 
 
 def test_truncated_database_is_moved_aside(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from orchestrator.tmux.panes import list_sessions
 
 if TYPE_CHECKING:
     from orchestrator.layout.plan import Fleet
+    from orchestrator.tmux.client import Tmux
 
 
 def add_commands(command: CommandFactory) -> None:
@@ -81,13 +83,21 @@ def _up(args: argparse.Namespace) -> int:
 
     plan = layout.load_fleet(args.layout)
     tmux = tmux_of(args)
-    resume = None if tmux.has_session(plan.name) else _resume_choice(plan, args.resume)
+    live = tmux.has_session(plan.name)
+    recorded = restart.layout_root(tmux, plan.name) if live else None
+    if recorded is not None and recorded != plan.root:
+        # A live fleet's sessions start where the fleet was brought up, not where this runs.
+        plan = layout.load_fleet(args.layout, here=recorded)
+    resume = None if live else _resume_choice(plan, args, tmux)
     report = fleet.up(plan, tmux, resume=resume)
     if report.created:
         print(
             f"fleet {report.fleet}: started {len(report.started)} session(s) "
             f"({', '.join(report.started)}) in {report.seconds * 1000:.0f} ms"
         )
+        for kind, what in report.services.items():
+            if what != "started":
+                print(f"  {kind}: {what}")
     else:
         print(f"fleet {report.fleet} is already up")
         for label, names in (
@@ -107,7 +117,7 @@ def _up(args: argparse.Namespace) -> int:
     return control.attach(tmux, report.fleet, f"={report.fleet}:{commands.AGENTS_WINDOW}")
 
 
-def _resume_choice(plan: Fleet, wanted: bool | None) -> dict[str, str]:
+def _resume_choice(plan: Fleet, args: argparse.Namespace, tmux: Tmux) -> dict[str, str]:
     """Which of a vanished fleet's Claude conversations to continue: all with --resume, none
     with --no-resume, else asked one by one in a terminal; without one, none (and how to)."""
     from orchestrator.store import history
@@ -116,34 +126,57 @@ def _resume_choice(plan: Fleet, wanted: bool | None) -> dict[str, str]:
     with Store() as store:
         warn(history.recovery_message(store))
         found = history.resumable(store, plan)
+    wanted: bool | None = args.resume
     if not found or wanted is False:
         return {}
     if wanted:
         return {name: c.claude_session_id for name, c in found.items()}
     if not sys.stdin.isatty():
         names = ", ".join(found)
+        base = _base_command(args, tmux)
+        # The same `up` (server, history, layout, --detach), with --resume.
+        layout = f" {shlex.quote(str(plan.source))}" if args.layout else ""
+        detach = " --detach" if args.detach else ""
         print(
             f"fleet {plan.name} had Claude conversations ({names}); starting new ones. "
-            "To continue them, run `orchestrator up --resume` instead, "
-            "or later `orchestrator restart NAME --force`."
+            f"To continue them, run `{base} up{layout}{detach} --resume` instead, "
+            f"or later `{base} restart NAME --fleet {plan.name} --force`."
         )
         return {}
     chosen: dict[str, str] = {}
     print(f"fleet {plan.name} is not running; its Claude sessions had conversations:")
     for name, conversation in found.items():
-        seen = time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.last_seen))
-        answer = input(f"  continue {name}'s conversation (last seen {seen})? [Y/n] ")
+        active = time.strftime("%Y-%m-%d %H:%M", time.localtime(history.last_active(conversation)))
+        answer = input(f"  continue {name}'s conversation (last active {active})? [Y/n] ")
         if answer.strip().lower() in {"", "y", "yes"}:
             chosen[name] = conversation.claude_session_id
     return chosen
 
 
+def _base_command(args: argparse.Namespace, tmux: Tmux) -> str:
+    """``orchestrator`` with the tmux server and history this run used, for advice to print."""
+    from orchestrator.store.db import ENV_VAR
+
+    words = ["orchestrator"]
+    if tmux.socket_name:
+        words += ["-L", tmux.socket_name]
+    if getattr(args, "db", None):
+        words += ["--db", os.environ.get(ENV_VAR, args.db)]
+    return shlex.join(words)
+
+
 def _restart(args: argparse.Namespace) -> int:
     from orchestrator.store import history
+    from orchestrator.store.db import Store
 
     tmux = tmux_of(args)
     name = control.resolve_fleet_name(tmux, args.fleet)
-    resume_id = None if args.no_resume else history.resume_id(name, args.name)
+    resume_id = None
+    if not args.no_resume:
+        with Store() as store:
+            warn(history.recovery_message(store))
+            found = history.resumable_conversation(store, name, args.name)
+        resume_id = None if found is None else found.claude_session_id
     report = restart.restart_session(tmux, name, args.name, resume_id, force=args.force)
     how = f"continuing conversation {report.resumed}" if report.resumed else "a fresh start"
     print(f"restarted {report.fleet}/{report.name} in pane {report.pane_id} ({how})")

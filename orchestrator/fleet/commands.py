@@ -88,12 +88,15 @@ def tag_pane(
     return commands
 
 
-def session_options(name: str, source: str) -> list[TmuxCommand]:
+def session_options(name: str, source: str, root: str = "") -> list[TmuxCommand]:
     target = f"={name}:"
     waiting = "#{?@orc_waiting,#[reverse] needs you: #{@orc_waiting} #[noreverse] ,}"
     return [
         ["set-option", "-t", target, tag("fleet"), name],
         ["set-option", "-t", target, tag("layout"), source],
+        # The layout's base folder as `up` resolved it: a layout without `root` starts where
+        # `up` ran, and a later `restart` or `up` from elsewhere must start there too.
+        ["set-option", "-t", target, tag("root"), root],
         ["set-option", "-t", target, tag("runtime"), str(paths.runtime_dir())],
         # Claude Code asks for focus events (it prints a hint without them); a server option.
         ["set-option", "-s", "focus-events", "on"],

@@ -12,7 +12,6 @@ from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.fleet.commands import pane_spec, tag_pane
 from orchestrator.fleet.up import up
-from orchestrator.layout.plan import Fleet
 from orchestrator.tmux.client import Tmux, tag
 from orchestrator.tmux.panes import list_sessions
 
@@ -42,6 +41,14 @@ def layout_source(tmux: Tmux, fleet_name: str) -> str:
     return source
 
 
+def layout_root(tmux: Tmux, fleet_name: str) -> Path | None:
+    """The base folder a live fleet's layout was resolved against when it was brought up (None
+    for a fleet that did not record it)."""
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet_name}:"], (tag("root"),))
+    root = rows[0].get(tag("root"), "") if rows else ""
+    return Path(root) if root else None
+
+
 def restart_session(
     tmux: Tmux,
     fleet_name: str,
@@ -58,7 +65,7 @@ def restart_session(
     """
     from orchestrator.layout.load import load_fleet
 
-    plan_fleet = load_fleet(layout_source(tmux, fleet_name))
+    plan_fleet = load_fleet(layout_source(tmux, fleet_name), here=layout_root(tmux, fleet_name))
     plans = [plan for plan in plan_fleet.sessions if plan.name == name]
     if not plans:
         raise NotFoundError(f"session {name!r} is not in the layout {plan_fleet.source}")
@@ -67,14 +74,7 @@ def restart_session(
         # The folder it ran in: a shared layout's relative root was resolved against the folder
         # `up` ran in, which this process may not be in.
         plans[0] = dataclasses.replace(plans[0], cwd=Path(pane.cwd))
-    one = Fleet(
-        name=plan_fleet.name,
-        description=plan_fleet.description,
-        arrange=plan_fleet.arrange,
-        source=plan_fleet.source,
-        sessions=(plans[0],),
-        worktrees=plan_fleet.worktrees,
-    )
+    one = dataclasses.replace(plan_fleet, sessions=(plans[0],))
     if pane is not None and not pane.dead and not force:
         raise OrchestratorError(
             f"session {name!r} is still running (pane {pane.pane_id})",

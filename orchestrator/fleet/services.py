@@ -10,7 +10,7 @@ import sys
 
 from orchestrator import paths
 from orchestrator.errors import OrchestratorError
-from orchestrator.fleet.commands import AGENTS_WINDOW, command_args
+from orchestrator.fleet.commands import command_args
 from orchestrator.tmux.client import Tmux, TmuxCommand, tag
 from orchestrator.tmux.panes import PaneInfo, list_panes
 
@@ -42,7 +42,12 @@ def service_window(
     tmux: Tmux, name: str, kind: str, runtime: str | None = None
 ) -> list[TmuxCommand]:
     """Commands that add a service window: the dashboard first in the list, the watcher last."""
-    where = ["-b", "-t", f"={name}:{AGENTS_WINDOW}"] if kind == "dashboard" else ["-t", f"={name}:"]
+    # Before the first window / after the last: `-t =name:` alone takes the lowest free index,
+    # which is the dashboard's when both service windows are gone.
+    if kind == "dashboard":
+        where = ["-b", "-t", f"={name}:{{start}}"]
+    else:
+        where = ["-a", "-t", f"={name}:{{end}}"]
     argv = command_args(service_argv(tmux, name, kind))
     target = f"={name}:{kind}"
     return [
@@ -58,7 +63,12 @@ def revive_service(
 ) -> list[TmuxCommand]:
     """Commands that start a service again: a new window when it is gone, else in its pane."""
     if pane is None:
-        return service_window(tmux, name, kind, runtime)
+        # `-b` shifts the windows after it up by one: number them afresh, in order, so the
+        # dashboard is the first window again (`prefix 0` with tmux's default base-index).
+        return [
+            *service_window(tmux, name, kind, runtime),
+            ["move-window", "-r", "-t", f"={name}:"],
+        ]
     argv = command_args(service_argv(tmux, name, kind))
     return [["respawn-pane", "-k", "-t", pane.pane_id, *_service_options(runtime), "--", *argv]]
 

@@ -26,6 +26,7 @@ from orchestrator.fleet.commands import (
 )
 from orchestrator.fleet.services import SERVICES, revive_service, service_window
 from orchestrator.layout.plan import Fleet
+from orchestrator.runtime import fleet_dir, watcher_running
 from orchestrator.tmux.client import Tmux, TmuxCommand, tmux_version
 from orchestrator.tmux.panes import list_panes
 
@@ -100,7 +101,7 @@ def _create(
             # `new-session -e` would put the first agent's environment into the tmux session's
             # own, and so into every later pane: start a placeholder and respawn the pane.
             commands.append([*new_session, "--", "cat"])
-            commands += session_options(name, str(fleet.source))
+            commands += session_options(name, str(fleet.source), str(fleet.root or ""))
             commands += window_options(agents)
             commands.append(["respawn-pane", "-k", "-t", agents, *options, *command])
         else:
@@ -110,8 +111,14 @@ def _create(
         commands += tag_pane(agents, fleet, plan, resume.get(plan.name))
     commands.append(["select-layout", "-t", agents, fleet.arrange])
     commands.append(["select-pane", "-t", f"{agents}.0"])
+    report = UpReport(fleet=name, created=True, started=[plan.name for plan in fleet.sessions])
     for kind in services:
-        commands += service_window(tmux, name, kind)
+        elsewhere = _watcher_elsewhere(name) if kind == "watcher" else None
+        if elsewhere:
+            report.services[kind] = elsewhere
+        else:
+            commands += service_window(tmux, name, kind)
+            report.services[kind] = "started"
     try:
         tmux.run(*commands)
     except (TmuxError, OSError) as exc:
@@ -119,12 +126,19 @@ def _create(
         raise OrchestratorError(
             f"could not create fleet {name!r}; nothing was left behind: {exc}"
         ) from None
-    return UpReport(
-        fleet=name,
-        created=True,
-        started=[plan.name for plan in fleet.sessions],
-        services=dict.fromkeys(services, "started"),
-    )
+    return report
+
+
+def _watcher_elsewhere(fleet: str) -> str | None:
+    """What to report when a watcher outside the fleet's window holds the fleet's lock."""
+    if not watcher_running(fleet):
+        return None
+    try:
+        pid = (fleet_dir(fleet) / "watcher.lock").read_text().strip()
+    except OSError:
+        pid = ""
+    holder = f" (pid {pid})" if pid else ""
+    return f"not started: another watcher{holder} holds the fleet's lock and watches it"
 
 
 def _reconcile(
@@ -172,7 +186,11 @@ def _reconcile(
         commands += [["select-pane", "-t", pane_id] for pane_id in active]
     for kind in services:
         found = [pane for pane in panes if pane.kind == kind]
-        if not found:
+        elsewhere = _watcher_elsewhere(name) if kind == "watcher" else None
+        if elsewhere and (not found or found[0].dead):
+            # A new watcher window would exit at once on the held lock.
+            report.services[kind] = elsewhere
+        elif not found:
             commands += revive_service(tmux, name, kind, None)
             report.services[kind] = "started"
         elif found[0].dead:

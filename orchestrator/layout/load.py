@@ -222,16 +222,24 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
 
 
 def resolve(
-    layout: Layout, source: Path, *, check_commands: bool = True, origin: str = "path"
+    layout: Layout,
+    source: Path,
+    *,
+    check_commands: bool = True,
+    origin: str = "path",
+    here: Path | None = None,
 ) -> Fleet:
     """Turn a validated layout into a launch plan, checking folders, agents and commands.
 
-    A relative ``root`` starts at the layout file's folder, except for layouts found by name in
-    the user's config folder or among the built-ins: those are shared by every project, so their
-    ``root`` starts at the folder the command runs in.
+    A relative ``root`` starts at the layout file's folder, wherever the file was found; a layout
+    without ``root`` (the built-in default) has its base in ``here``, the folder the command runs
+    in unless given (a live fleet passes the folder it was brought up in).
     """
-    anchor = Path.cwd() if origin in {"user", "built-in"} else source.parent
-    base = (anchor / Path(layout.root).expanduser()).resolve()
+    del origin  # where the file was found no longer changes what its root means
+    if layout.root is None:
+        base = (here or Path.cwd()).resolve()
+    else:
+        base = (source.parent / Path(layout.root).expanduser()).resolve()
     if not base.is_dir():
         raise LayoutError(
             f"{source}: root: folder {base} does not exist",
@@ -283,6 +291,7 @@ def resolve(
         description=layout.description,
         arrange=layout.arrange,
         source=source,
+        root=base,
         sessions=tuple(plans),
         worktrees=WorktreeSettings(prefix=options.prefix, base=options.base, folder=folder),
     )
@@ -330,7 +339,7 @@ def _check_on_path(program: str, env: dict[str, str], where: str, profile: Agent
         raise LayoutError(f"{where}: command: {program!r} was not found on PATH", hint=hint)
 
 
-def load_fleet(arg: str | None, *, check_commands: bool = True) -> Fleet:
-    """Find, read, validate and resolve a layout in one step."""
+def load_fleet(arg: str | None, *, check_commands: bool = True, here: Path | None = None) -> Fleet:
+    """Find, read, validate and resolve a layout in one step (``here``: see :func:`resolve`)."""
     path, origin = locate_layout(arg)
-    return resolve(load_layout(path), path, check_commands=check_commands, origin=origin)
+    return resolve(load_layout(path), path, check_commands=check_commands, origin=origin, here=here)

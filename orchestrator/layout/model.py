@@ -269,7 +269,13 @@ class Layout(Workflow):
 
     name: Name = Field(description="The fleet's name; also its tmux session name.")
     description: str = Field("", description="What this fleet is for.")
-    root: str = Field(".", description="Base folder for relative cwd, relative to this file.")
+    root: str | None = Field(
+        None,
+        description=(
+            "Base folder for relative cwd. A relative root starts at this file's folder; "
+            "left out, the base is the folder the command runs in."
+        ),
+    )
     arrange: Arrange = Field("tiled", description="tmux layout of the agents' window.")
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every session.")
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for all sessions.")

@@ -54,5 +54,7 @@ class Fleet:
     arrange: str
     source: Path
     sessions: tuple[SessionPlan, ...]
+    root: Path | None = None
+    """The base folder relative ``cwd`` values started from (absolute)."""
     worktrees: WorktreeSettings = field(default_factory=WorktreeSettings)
     """Branch prefix, base and (absolute) folder for the sessions with ``worktree`` set."""

@@ -10,7 +10,7 @@ caller gives) that survives crashes of any process using it:
 - Several processes (a watcher, CLI commands) may use the file at once: WAL lets readers and one
   writer work side by side, and writers wait for each other up to :data:`BUSY_TIMEOUT_S`.
 - A corrupt file is moved aside, never deleted and never silently reset: the store starts a fresh
-  file and says so in :attr:`Store.recovered_from` and a logged warning.
+  file and says so in :attr:`Store.recovered_from`, which the command that opened it reports.
 
 This module opens the file (finding it, locking, spotting corruption, migrating, closing); the
 rows are in :mod:`~orchestrator.store.records`, the tables in :mod:`~orchestrator.store.schema`,
@@ -231,7 +231,10 @@ class Store(Writes):
                 source.rename(f"{base}{suffix}")
         self.recovered_from = base
         self.recovery_reason = reason
-        log.warning(
+        # INFO, not WARNING: Python would print a warning on standard error when logging is not
+        # set up, beside the notice the command prints itself (two notices in two wordings).
+        # Whoever opens the store tells the user (`history.recovery_message`).
+        log.info(
             "history database %s was corrupt (%s); moved aside to %s and started a fresh one",
             self.path,
             reason,

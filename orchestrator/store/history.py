@@ -119,32 +119,47 @@ def table(history: History) -> str:
     return "\n".join(lines)
 
 
+def last_active(conversation: ClaudeSession) -> float:
+    """When a conversation was last active: its transcript's last write (Claude appends every
+    message to it), else when the history last saw it start."""
+    if conversation.transcript_path is not None:
+        try:
+            return max(conversation.transcript_path.stat().st_mtime, conversation.last_seen)
+        except OSError:
+            pass
+    return conversation.last_seen
+
+
+def _can_resume(conversation: ClaudeSession) -> bool:
+    # Claude writes a conversation's transcript with its first message: a conversation that
+    # never got one (started, then left) has none, and `claude --resume` cannot continue it.
+    path = conversation.transcript_path
+    return path is None or path.is_file()
+
+
+def resumable_conversation(store: Store, fleet: str, session: str) -> ClaudeSession | None:
+    """The conversation of a session to continue: the most recently active one that can be
+    resumed. An empty conversation started later (say by an `up` that did not resume) does not
+    hide an earlier one that holds work."""
+    found = [c for c in store.claude_sessions(fleet, session) if _can_resume(c)]
+    return max(found, key=last_active, default=None)
+
+
 def resume_id(fleet: str, session: str, db: Path | str | None = None) -> str | None:
-    """The Claude conversation a session last had, to continue with ``--resume`` (None when
-    there is none, or its transcript is known to be gone)."""
+    """The Claude conversation to continue in a session with ``--resume`` (None when it has
+    none that can be)."""
     with Store(db) as store:
-        latest = store.latest_claude_session(fleet, session)
-    if latest is None:
-        return None
-    if latest.transcript_path is not None and not latest.transcript_path.exists():
-        return None
-    return latest.claude_session_id
+        found = resumable_conversation(store, fleet, session)
+    return None if found is None else found.claude_session_id
 
 
 def resumable(store: Store, fleet: Fleet) -> dict[str, ClaudeSession]:
-    """The conversation each Claude session of ``fleet`` last had, if it can be resumed.
-
-    A conversation whose transcript file is known and gone is left out (``claude --resume``
-    would fail on it).
-    """
+    """The conversation each Claude session of ``fleet`` would continue, if it has one."""
     found: dict[str, ClaudeSession] = {}
     for plan in fleet.sessions:
         if not plan.agent.resume_flag:
             continue
-        latest = store.latest_claude_session(fleet.name, plan.name)
-        if latest is None:
-            continue
-        if latest.transcript_path is not None and not latest.transcript_path.exists():
-            continue
-        found[plan.name] = latest
+        conversation = resumable_conversation(store, fleet.name, plan.name)
+        if conversation is not None:
+            found[plan.name] = conversation
     return found
