@@ -2,7 +2,8 @@
 
 The one place that knows both the watcher and every subscriber: it builds the
 :class:`~orchestrator.watch.watcher.Watcher`, opens the history, registers the history recorder,
-first prompts and notifications, and turns SIGTERM and SIGHUP into a clean stop.
+first prompts, notifications and ``[[on]]`` commands, starts the check-in clock, and turns
+SIGTERM and SIGHUP into a clean stop.
 """
 
 from __future__ import annotations
@@ -14,15 +15,34 @@ import sys
 from pathlib import Path
 
 from orchestrator import paths
+from orchestrator.layout import load, user
 from orchestrator.runtime import LockHeld
 from orchestrator.store import history
 from orchestrator.store.db import Store
-from orchestrator.subscribers import first_prompt, notify
+from orchestrator.subscribers import checkin, first_prompt, notify, on_commands
 from orchestrator.subscribers.history import record_history
 from orchestrator.tmux.client import Tmux
 from orchestrator.watch.watcher import Watcher
 
 log = logging.getLogger(__name__)
+
+
+def _workflow_settings(layout_path: str | None) -> user.Settings:
+    """Check-ins and ``[[on]]`` rules from the fleet's layout and the user's ``workflow.toml``;
+    a file that no longer validates is logged and left out (``up`` refuses it beforehand)."""
+    from orchestrator.errors import LayoutError
+
+    layout_model = user_model = None
+    if layout_path:
+        try:
+            layout_model = load.load_layout(Path(layout_path))
+        except LayoutError as exc:
+            log.warning("workflow settings of the layout left out: %s", exc)
+    try:
+        user_model = user.load_user_workflow()
+    except LayoutError as exc:
+        log.warning("workflow settings of the user left out: %s", exc)
+    return user.settings(layout_model, user_model)
 
 
 def run_watcher(tmux: Tmux, fleet: str) -> int:
@@ -46,7 +66,10 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
     record_history(watcher, store)
     first_prompt.subscribe(watcher, store)
-    notify.subscribe(watcher)
+    notifier = notify.subscribe(watcher)
+    workflow = _workflow_settings(layout_path)
+    on_commands.subscribe(watcher, workflow.rules)
+    checkin.start(tmux, fleet, workflow.checkin, notifier)
     signal.signal(signal.SIGTERM, lambda *_: watcher.stop())
     signal.signal(signal.SIGHUP, lambda *_: watcher.stop())
     try:

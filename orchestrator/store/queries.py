@@ -139,6 +139,32 @@ class Queries:
         found = self.claude_sessions(fleet, session)
         return found[-1] if found else None
 
+    def transitions_after(
+        self, after_id: int, *, fleet: str | None = None, limit: int = 1000
+    ) -> list[Transition]:
+        """Transitions recorded after the one with id ``after_id``, oldest first (at most
+        ``limit``): what a reader following the history has not seen yet."""
+        where, args = _where(fleet=fleet, after_id=after_id)
+        select = f"SELECT {TRANSITION_COLUMNS} FROM transitions{where}"  # noqa: S608 (bound)
+        rows = self._conn.execute(select + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
+        return [transition_from_row(r) for r in rows]
+
+    def prompts_after(
+        self, after_id: int, *, fleet: str | None = None, limit: int = 1000
+    ) -> list[Prompt]:
+        """Prompts recorded after the one with id ``after_id``, like :meth:`transitions_after`."""
+        where, args = _where(fleet=fleet, after_id=after_id)
+        select = f"SELECT {PROMPT_COLUMNS} FROM prompts{where}"  # noqa: S608 (bound values)
+        rows = self._conn.execute(select + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
+        return [prompt_from_row(r) for r in rows]
+
+    def last_id(self, table: str) -> int:
+        """The highest row id of ``table`` (one of the history's tables; 0 when it is empty)."""
+        if table not in {"transitions", "prompts", "handoffs"}:
+            raise ValueError(f"no such table: {table}")
+        row = self._conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()  # noqa: S608
+        return int(row[0] or 0)
+
     def _select_newest(
         self, select: str, args: Sequence[object], limit: int | None
     ) -> list[tuple[object, ...]]:
@@ -150,12 +176,21 @@ class Queries:
 
 
 def _where(
-    *, session: str | None = None, fleet: str | None = None, since: float | None = None
+    *,
+    session: str | None = None,
+    fleet: str | None = None,
+    since: float | None = None,
+    after_id: int | None = None,
 ) -> tuple[str, list[object]]:
     # Clauses come from this fixed list; values are always bound, never spliced in.
     clauses: list[str] = []
     args: list[object] = []
-    for clause, value in (("session = ?", session), ("fleet = ?", fleet), ("at >= ?", since)):
+    for clause, value in (
+        ("session = ?", session),
+        ("fleet = ?", fleet),
+        ("at >= ?", since),
+        ("id > ?", after_id),
+    ):
         if value is not None:
             clauses.append(clause)
             args.append(value)

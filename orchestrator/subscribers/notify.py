@@ -148,7 +148,11 @@ class Notifier:
         """Send one notification now (unless the user is looking at the pane)."""
         if state.pane_id in jump.viewed_panes(self.tmux):
             return None
-        note = self.compose(transition, state)
+        return self.deliver(self.compose(transition, state))
+
+    def deliver(self, note: Note) -> Note:
+        """Send ``note`` now: to the desktop when a notifier is there, else to the fleet's tmux
+        clients (a check-in digest comes this way too)."""
         command = desktop_command(note) if self.settings.desktop else None
         if command is not None:
             self.run(command)

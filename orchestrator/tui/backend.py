@@ -16,7 +16,9 @@ snapshots leave the branch column as it was (see :mod:`orchestrator.tui.branches
 "Seen" is tracked here: a session counts as looked at while its pane is the active pane of an
 attached client's current window, or while the dashboard previews it. A session whose turn ended
 (working or awaiting input, then idle or exited) after the user last looked at it is "finished,
-not yet looked at"; one that never ran a turn is plain idle (see :mod:`orchestrator.tui.turns`).
+not yet looked at"; one that never ran a turn is plain idle (see :mod:`orchestrator.watch.turns`).
+Looks at finished sessions are shared with check-ins through ``seen.json``
+(:mod:`orchestrator.watch.checkin`).
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
 from orchestrator.tui.branches import BranchCache
-from orchestrator.tui.turns import DONE, Turns
+from orchestrator.watch import checkin
 from orchestrator.watch.model import SessionIdentity
+from orchestrator.watch.turns import DONE, Turns
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -170,6 +173,8 @@ class TmuxBackend:
         """The pane the dashboard runs in; None when it does not run in this server's tmux
         (then it is always on screen)."""
         self.seen: dict[str, float] = {}
+        self._shared: dict[str, float] = {}
+        """Per session, the look last written to ``seen.json``."""
         self.processes = ProcessTable()
         self._last_process = 0.0
         self._branch_texts: dict[str, str] = {}
@@ -279,7 +284,23 @@ class TmuxBackend:
                     row.name, row.pane_id, row.state, row.since, pane.started or 0.0
                 )
                 rows.append(dataclasses.replace(row, turn_ended=ended) if ended else row)
+        self._share_looks(rows)
         return rows
+
+    def _share_looks(self, rows: list[SessionRow]) -> None:
+        """Tell check-ins (``seen.json``) of each finished session the user has now looked at:
+        one small write per turn looked at, never one per snapshot."""
+        looked = {
+            row.name: row.seen_at
+            for row in rows
+            if row.turn_ended is not None
+            and row.seen_at is not None
+            and row.seen_at >= row.turn_ended
+            and self._shared.get(row.name, 0.0) < row.turn_ended
+        }
+        if looked:
+            checkin.note_seen(self.folder, looked)
+            self._shared.update(looked)
 
     def _row(self, pane: PaneInfo, pub: dict[str, object] | None, now: float) -> SessionRow:
         state, reason = published.describe_state(pane)

@@ -1,4 +1,4 @@
-"""When each session's latest turn ended: what tells "finished" from plain idle in the dashboard.
+"""When each session's latest turn ended: what tells "finished" from plain idle.
 
 A turn ends when a session goes from working or awaiting input to idle or exited, having begun
 from idle (or exited): a fresh session reaching its first idle prompt has run no turn, even when it
@@ -9,7 +9,7 @@ that ended before it), and the states the dashboard's own snapshots see (for a f
 watcher).
 A turn belongs to a pane: a restarted session (a new pane) starts with none.
 
-No Textual here: the backend uses it from its worker thread.
+Used by the dashboard (from its worker thread) and by check-ins (:mod:`orchestrator.watch.checkin`).
 """
 
 from __future__ import annotations

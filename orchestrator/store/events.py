@@ -1,0 +1,117 @@
+"""The history as a stream of events: every transition, prompt and hand-off, in the order written.
+
+An :class:`EventFeed` keeps, per table, the id of the last row it handed out, and each
+:meth:`~EventFeed.read` returns the rows written since: a reader that is slow, or busy while
+several rows arrive, misses none, and two reads never return a row twice. The history is the
+source (not the watcher's in-memory states), so the stream holds what was recorded, by any
+process, and ``since`` replays it. Waiting for new rows is the caller's part (``orchestrator
+events`` sleeps on inotify on the database's folder).
+
+Each event becomes one JSON object with the keys of :data:`KEYS`, always all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from orchestrator.store.queries import Queries
+
+KEYS = ("at", "fleet", "session", "kind", "from", "to", "reason")
+"""The keys of every event's JSON object, in order (``from``/``to`` may be null)."""
+BATCH = 1000
+"""Rows read per query; a read repeats until a table has nothing more."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened to a session."""
+
+    at: float
+    """When (epoch seconds): a transition's state began, a prompt was sent, a hand-off made."""
+    fleet: str
+    session: str
+    kind: str
+    """``transition``, ``prompt`` or ``handoff``."""
+    old: str | None
+    """A transition's previous state; a prompt's sender (layout, dashboard, ...); a hand-off's
+    producers (comma-separated)."""
+    new: str | None
+    """A transition's new state (None for the other kinds)."""
+    reason: str
+    """A transition's reason; a prompt's text; a hand-off's description."""
+
+    def to_json(self) -> dict[str, object]:
+        """The event as ``events --json`` prints it."""
+        values = (self.at, self.fleet, self.session, self.kind, self.old, self.new, self.reason)
+        return dict(zip(KEYS, values, strict=True))
+
+    def json_line(self) -> str:
+        """One line of JSON (no newline inside: reasons' newlines are escaped)."""
+        return json.dumps(self.to_json(), ensure_ascii=False)
+
+    def text(self) -> str:
+        """One line for people."""
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.at))
+        what = " ".join(self.reason.split())
+        if self.kind == "transition":
+            change = f"{self.old or '-'} -> {self.new}"
+            return f"{when} {self.fleet}/{self.session} {change}" + (f": {what}" if what else "")
+        return f"{when} {self.fleet}/{self.session} {self.kind} ({self.old}): {what}"
+
+
+class EventFeed:
+    """Reads the events recorded after the last read (or after ``since``, the first time)."""
+
+    def __init__(
+        self, store: Queries, *, fleet: str | None = None, since: float | None = None
+    ) -> None:
+        self.store = store
+        self.fleet = fleet
+        self.since = since
+        """Replay from this time (None: only events recorded from now on)."""
+        start = (lambda _: 0) if since is not None else store.last_id
+        self.cursors = {"transitions": start("transitions"), "prompts": start("prompts")}
+
+    def read(self) -> list[Event]:
+        """Every event recorded since the last read, in time order within the batch."""
+        events = [*self._transitions(), *self._prompts()]
+        if self.since is not None:
+            events = [event for event in events if event.at >= self.since]
+        events.sort(key=lambda event: event.at)
+        return events
+
+    def _transitions(self) -> list[Event]:
+        found: list[Event] = []
+        while True:
+            rows = self.store.transitions_after(
+                self.cursors["transitions"], fleet=self.fleet, limit=BATCH
+            )
+            for row in rows:
+                found.append(
+                    Event(
+                        row.at,
+                        row.fleet,
+                        row.session,
+                        "transition",
+                        row.from_state,
+                        row.to_state,
+                        row.reason,
+                    )
+                )
+                self.cursors["transitions"] = row.id
+            if len(rows) < BATCH:
+                return found
+
+    def _prompts(self) -> list[Event]:
+        found: list[Event] = []
+        while True:
+            rows = self.store.prompts_after(self.cursors["prompts"], fleet=self.fleet, limit=BATCH)
+            for row in rows:
+                found.append(
+                    Event(row.at, row.fleet, row.session, "prompt", row.source, None, row.text)
+                )
+                self.cursors["prompts"] = row.id
+            if len(rows) < BATCH:
+                return found
