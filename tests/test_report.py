@@ -253,7 +253,7 @@ def test_prices_file_prices_every_model(
     argv = ["--db", str(corpus.db), "report", "--claude-dir", str(corpus.claude_dir)]
     assert main([*argv, "--prices", str(prices)]) == 2
     err = capsys.readouterr().err
-    assert str(prices) in err and "models.claude-.output" in err
+    assert f"{prices}: models.claude-.output: missing" in err
 
 
 def test_when_in_utc_and_in_another_zone(

@@ -4,10 +4,11 @@ on disk and our own history (see the README's "Report" section for every definit
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
+
+import orjson
 
 from orchestrator.cli.common import CommandFactory, warn
 
@@ -63,7 +64,7 @@ def _report(args: argparse.Namespace) -> int:
     for message in report.warnings:
         warn(f"warning: {message}")
     if args.json:
-        print(json.dumps(report.data, indent=1))
+        print(orjson.dumps(report.data, option=orjson.OPT_INDENT_2).decode())
         return 0
     from orchestrator.report.render import render
 

@@ -57,8 +57,9 @@ class HistoryFacts:
     """Per (fleet, session), its states in time order."""
 
     def link_of(self, session_id: str, path: str) -> Link | None:
-        """The fleet session that showed the conversation, if the history knows one."""
-        return self.by_path.get(os.path.realpath(path)) or self.by_id.get(session_id)
+        """The fleet session that showed the conversation, if the history knows one (``path``
+        as the scan found it: under a resolved config folder)."""
+        return self.by_path.get(path) or self.by_id.get(session_id)
 
     def waits(self, key: tuple[str, str]) -> list[Stretch]:
         """The waits of one fleet session, in time order."""

@@ -38,11 +38,13 @@ def transcripts(dirs: Iterable[Path]) -> list[Path]:
     """Every transcript under the given config folders, each once, in path order."""
     found: dict[str, Path] = {}
     for folder in dirs:
-        projects = folder / "projects"
+        # Resolved once per folder, not per file: the same folder given twice (or through a
+        # link) is read once, at the cost of one realpath call instead of thousands.
+        projects = Path(os.path.realpath(folder / "projects"))
         if not projects.is_dir():
             continue
         for path in projects.glob("*/*.jsonl"):
-            found.setdefault(os.path.realpath(path), path)
+            found.setdefault(str(path), path)
     return [found[key] for key in sorted(found)]
 
 
@@ -123,4 +125,7 @@ def scan(dirs: Iterable[Path], store: Store, *, workers: int | None = None) -> S
 
 
 def _under(path: str, dirs: Iterable[Path]) -> bool:
-    return any(path.startswith(str(folder) + os.sep) for folder in dirs) and not Path(path).exists()
+    return (
+        any(path.startswith(os.path.realpath(folder) + os.sep) for folder in dirs)
+        and not Path(path).exists()
+    )

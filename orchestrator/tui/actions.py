@@ -30,6 +30,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("r", "restart", "Restart", "restart the selected session's agent when it has exited"),
     ("x", "end", "End", "end the selected session (asks first)"),
     ("s", "toggle_sort", "Sort", "sessions awaiting input first, or in pane order"),
+    ("a", "report", "Report", "how your Claude sessions went: tables, timeline, heat map"),
     ("question_mark", "help", "Help", "this screen"),
     ("q", "quit", "Quit", "quit the dashboard (the fleet runs on)"),
 )
@@ -112,6 +113,12 @@ class SessionActions(App[None]):
 
         question = f"End session [b]{name}[/b]? Its agent is killed."
         self.push_screen(ConfirmScreen(question), confirmed)
+
+    def action_report(self) -> None:
+        """Open the report view (``orchestrator report`` in a screen)."""
+        from orchestrator.tui.report_view import ReportScreen
+
+        self.push_screen(ReportScreen(self.backend.fleet))
 
     def action_help(self) -> None:
         """Show every key."""

@@ -190,6 +190,7 @@ class MockAnthropicAPI:
         self._arrived = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._usage: dict[str, dict[str, int]] = {}
 
     # Lifecycle
 
@@ -276,6 +277,18 @@ class MockAnthropicAPI:
                         f"expected {count} main-turn requests, got {len(found)} in {timeout}s"
                     )
                 self._arrived.wait(remaining)
+
+    def reported_usage(self) -> dict[str, dict[str, int]]:
+        """The usage each reply reported, by message id: the ``message_start`` usage with the
+        final ``output_tokens`` of its ``message_delta`` (or the whole message's usage)."""
+        with self._lock:
+            return {key: dict(value) for key, value in self._usage.items()}
+
+    def _note_usage(self, message_id: str, usage: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._usage.setdefault(message_id, {}).update(
+                {k: v for k, v in usage.items() if isinstance(v, int)}
+            )
 
     def _record(self, request: RecordedRequest) -> None:
         with self._arrived:
@@ -367,7 +380,9 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             self.mock._next_main_reply() if request.is_main_turn else TextReply(self.mock.side_text)
         )
         if not body.get("stream"):
-            self._send_json(200, _whole_message(reply, body))
+            whole = _whole_message(reply, body)
+            self.mock._note_usage(whole["id"], whole["usage"])
+            self._send_json(200, whole)
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -375,11 +390,17 @@ class _MessagesHandler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
+        message_id = ""
         try:
             for event, data in _stream_events(reply, body):
                 if event == "_sleep":
                     time.sleep(float(data["seconds"]))
                     continue
+                if event == "message_start":
+                    message_id = str(data["message"]["id"])
+                    self.mock._note_usage(message_id, data["message"]["usage"])
+                elif event == "message_delta":
+                    self.mock._note_usage(message_id, data["usage"])
                 self.wfile.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
