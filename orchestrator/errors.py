@@ -35,3 +35,7 @@ class NotFoundError(OrchestratorError):
     """A fleet or session that the tool cannot find on the tmux server."""
 
     exit_code = 1
+
+
+class SettingsError(OrchestratorError):
+    """A settings file (``notify.toml``) that cannot be read or does not validate."""

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from orchestrator.subscribers import notify_settings
 from orchestrator.tui.app import Dashboard
 from orchestrator.tui.rows import SessionRowView
 from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
@@ -217,6 +218,23 @@ async def test_command_palette_lists_each_command_once() -> None:
         for title in ("Quit", "Keys", "Jump", "Prompt"):
             assert any(t.startswith(title) for t in titles), titles
         assert len(titles) == len(set(titles)), titles
+
+
+async def test_forgotten_after_follows_edits_of_notify_toml() -> None:
+    path = notify_settings.settings_path()
+    path.parent.mkdir(parents=True)
+    path.write_text("forgotten_after = 300\n")
+    app = Dashboard(FakeBackend(), settings=notify_settings.SettingsFile())
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: len(names(app)) == 5)
+        assert "⚑" not in row_text(app, "test-2")  # waiting 1m35s
+        path.write_text("forgotten_after = 60.0\n")
+        await until(pilot, lambda: "⚑" in row_text(app, "test-2"))  # no restart
+        path.write_text("forgotten_after = -1\n")
+        await until(
+            pilot, lambda: any("forgotten_after" in str(n.message) for n in app._notifications)
+        )
+        assert "⚑" in row_text(app, "test-2")  # the last good settings stay
 
 
 async def test_q_quits() -> None:

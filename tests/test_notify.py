@@ -11,7 +11,8 @@ import pytest
 
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
-from orchestrator.subscribers import notify
+from orchestrator.subscribers import notify, notify_settings
+from orchestrator.subscribers.notify_settings import NotifySettings
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch.model import SessionState, Transition
@@ -30,23 +31,23 @@ def change(old: str, new: str) -> Transition:
 
 
 def test_which_changes_notify() -> None:
-    quiet = notify.Notifier(Tmux("unused"), "ntf", notify.NotifySettings())
+    quiet = notify.Notifier(Tmux("unused"), "ntf", NotifySettings())
     assert quiet.wants(change("working", "awaiting_input"))
     assert not quiet.wants(change("working", "idle"))
-    finished = notify.Notifier(Tmux("unused"), "ntf", notify.NotifySettings(turn_finished=True))
+    finished = notify.Notifier(Tmux("unused"), "ntf", NotifySettings(turn_finished=True))
     assert finished.wants(change("working", "idle"))
-    off = notify.Notifier(Tmux("unused"), "ntf", notify.NotifySettings(enabled=False))
+    off = notify.Notifier(Tmux("unused"), "ntf", NotifySettings(enabled=False))
     assert not off.wants(change("working", "awaiting_input"))
 
 
 def test_settings_file_and_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    path = Path(str(notify.settings_path()))
+    path = notify_settings.settings_path()
     path.parent.mkdir(parents=True)
     path.write_text("turn_finished = true\nforgotten_after = 60\n")
-    settings = notify.load_settings()
+    settings = notify_settings.load()
     assert settings.turn_finished and settings.forgotten_after == 60
     monkeypatch.setenv("ORCHESTRATOR_NOTIFY", "off")
-    assert not notify.load_settings().enabled
+    assert not notify_settings.load().enabled
 
 
 def test_notification_names_session_reason_and_preview(
@@ -63,7 +64,7 @@ def test_notification_names_session_reason_and_preview(
         time.sleep(0.05)
     ran: list[list[str]] = []
     monkeypatch.setattr(notify, "desktop_command", lambda note: [sys.executable, note.title])
-    notifier = notify.Notifier(tmux, "ntf", notify.NotifySettings(), run=ran.append)
+    notifier = notify.Notifier(tmux, "ntf", NotifySettings(), run=ran.append)
     state = SessionState(
         "ntf", "test-2", "", "shell", pane.pane_id, "", "awaiting_input", time.time(),
         "Bash: rm -rf build", "screen",

@@ -80,8 +80,10 @@ def add_commands(command: CommandFactory) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     from orchestrator.layout import load as layout
+    from orchestrator.subscribers import notify_settings
 
     plan = layout.load_fleet(args.layout)
+    notify_settings.load()  # the watcher refuses invalid settings: say so before starting anything
     tmux = tmux_of(args)
     live = tmux.has_session(plan.name)
     recorded = restart.layout_root(tmux, plan.name) if live else None
@@ -90,6 +92,7 @@ def _up(args: argparse.Namespace) -> int:
         plan = layout.load_fleet(args.layout, here=recorded)
     resume = None if live else _resume_choice(plan, args, tmux)
     report = fleet.up(plan, tmux, resume=resume)
+    notify_settings.record_switch(tmux, report.fleet)  # the running watcher follows it too
     if report.created:
         print(
             f"fleet {report.fleet}: started {len(report.started)} session(s) "

@@ -1,8 +1,8 @@
 """The ``orchestrator`` (alias ``orc``) command line: the parser, and the entry point.
 
-Each group of commands lives in its own module (``fleet``, ``state``, ``layouts``, ``worktree``)
-and declares itself through :data:`~orchestrator.cli.common.CommandFactory`; every command is a
-thin shell over the core.
+Each group of commands lives in its own module (``fleet``, ``state``, ``layouts``, ``worktree``,
+``report``, ``notify``) and declares itself through :data:`~orchestrator.cli.common.CommandFactory`; every
+command is a thin shell over the core.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from orchestrator import __version__
-from orchestrator.cli import fleet, layouts, observe, report, state, worktree
+from orchestrator.cli import fleet, layouts, notify, observe, report, state, worktree
 from orchestrator.cli.common import Handler
 from orchestrator.errors import OrchestratorError
 
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(handler=handler)
         return cmd
 
-    for group in (fleet, state, observe, layouts, worktree, report):
+    for group in (fleet, state, observe, layouts, worktree, report, notify):
         group.add_commands(command)
     return parser
 

@@ -19,7 +19,7 @@ from orchestrator.layout import load, user
 from orchestrator.runtime import LockHeld
 from orchestrator.store import history
 from orchestrator.store.db import Store
-from orchestrator.subscribers import checkin, first_prompt, notify, on_commands
+from orchestrator.subscribers import checkin, first_prompt, notify, notify_settings, on_commands
 from orchestrator.subscribers.history import record_history
 from orchestrator.tmux.client import Tmux
 from orchestrator.watch.watcher import Watcher
@@ -46,7 +46,13 @@ def _workflow_settings(layout_path: str | None) -> user.Settings:
 
 
 def run_watcher(tmux: Tmux, fleet: str) -> int:
-    """Entry point of ``orchestrator watch``: watch until the fleet ends or a signal arrives."""
+    """Entry point of ``orchestrator watch``: watch until the fleet ends or a signal arrives.
+
+    Refuses to start (exit 2) while the notification settings do not validate, as ``up`` does.
+    """
+    settings = notify_settings.SettingsFile()
+    if (problem := settings.current().error) is not None:
+        raise problem
     watcher = Watcher(tmux, fleet)
     paths.ensure_private_dir(watcher.folder)
     logging.getLogger("watchfiles").setLevel(logging.WARNING)
@@ -66,7 +72,9 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
     record_history(watcher, store)
     first_prompt.subscribe(watcher, store)
-    notifier = notify.subscribe(watcher)
+    if notify_settings.ENV_VAR in os.environ:  # `up` always passes it; by hand, when set
+        notify_settings.record_switch(tmux, fleet)
+    notifier = notify.subscribe(watcher, settings)
     workflow = _workflow_settings(layout_path)
     on_commands.subscribe(watcher, workflow.rules)
     checkin.start(tmux, fleet, workflow.checkin, notifier)

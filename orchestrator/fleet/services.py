@@ -30,12 +30,14 @@ def service_argv(tmux: Tmux, fleet_name: str, kind: str) -> list[str]:
 
 
 def _service_options(runtime: str | None = None) -> list[str]:
-    # Services must find the same runtime folder and history as the `up` that started them,
-    # whatever environment the tmux server was started with.
+    # Services must find the same runtime folder, history and notification settings as the `up`
+    # that started them, whatever environment the tmux server was started with; the latest
+    # `up`'s ORCHESTRATOR_NOTIFY wins, set or not (an empty value overrides the server's).
     options = ["-e", f"ORCHESTRATOR_RUNTIME_DIR={runtime or paths.runtime_dir()}"]
-    if os.environ.get("ORCHESTRATOR_DB"):
-        options += ["-e", f"ORCHESTRATOR_DB={os.environ['ORCHESTRATOR_DB']}"]
-    return options
+    for variable in ("ORCHESTRATOR_DB", "XDG_CONFIG_HOME"):
+        if os.environ.get(variable):
+            options += ["-e", f"{variable}={os.environ[variable]}"]
+    return [*options, "-e", f"ORCHESTRATOR_NOTIFY={os.environ.get('ORCHESTRATOR_NOTIFY', '')}"]
 
 
 def service_window(

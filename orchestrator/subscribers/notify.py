@@ -5,71 +5,35 @@ preview of the pane's last lines. It goes to the desktop (``notify-send`` or ``o
 one is available, else to the fleet's tmux clients as a bell and a ``display-message``. None is
 sent for a pane an attached client is showing: the user is already looking at it.
 
-Settings live in ``$XDG_CONFIG_HOME/orchestrator/notify.toml`` (see :class:`NotifySettings`);
-``ORCHESTRATOR_NOTIFY=off`` turns notifications off whatever the file says.
+Settings live in ``$XDG_CONFIG_HOME/orchestrator/notify.toml``
+(:mod:`orchestrator.subscribers.notify_settings`): the notifier looks at the file again at each
+change of state, so an edit applies from the next notification; an edit that does not validate is
+reported to the fleet's tmux clients and leaves the previous settings in force.
+``ORCHESTRATOR_NOTIFY=off`` given to the fleet's latest ``up`` (or ``watch``) turns notifications
+off whatever the file says.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import shutil
 import subprocess
 import sys
 import threading
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from orchestrator import paths
 from orchestrator.detect.model import State
+from orchestrator.errors import SettingsError
 from orchestrator.fleet import jump
+from orchestrator.subscribers import notify_settings
+from orchestrator.subscribers.notify_settings import NotifySettings, SettingsFile
 from orchestrator.tmux.client import Tmux
 from orchestrator.watch.model import SessionState, Transition, WatcherHandle
 
 log = logging.getLogger(__name__)
 PREVIEW_LINES = 3
-
-
-class NotifySettings(BaseModel):
-    """What ``notify.toml`` may say."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    enabled: bool = True
-    """Notify at all."""
-    turn_finished: bool = False
-    """Also notify when a session goes from working to idle (its turn finished)."""
-    desktop: bool = True
-    """Use a desktop notification (notify-send, osascript) when one is available."""
-    bell: bool = True
-    """Ring the terminal bell of the fleet's tmux clients when there is no desktop notifier."""
-    tmux_message: bool = True
-    """Show a tmux message to the fleet's clients when there is no desktop notifier."""
-    forgotten_after: float = Field(default=300.0, ge=0)
-    """Seconds awaiting input after which the dashboard flags a session as forgotten."""
-
-
-def settings_path() -> os.PathLike[str]:
-    """Where the settings file is looked for."""
-    return paths.config_dir() / "notify.toml"
-
-
-def load_settings() -> NotifySettings:
-    """The user's settings; defaults when there is no file, or when it is invalid (logged)."""
-    path = paths.config_dir() / "notify.toml"
-    settings = NotifySettings()
-    if path.is_file():
-        try:
-            settings = NotifySettings.model_validate(tomllib.loads(path.read_text("utf-8")))
-        except (OSError, tomllib.TOMLDecodeError, ValidationError) as exc:
-            log.warning("ignoring %s: %s", path, exc)
-    if os.environ.get("ORCHESTRATOR_NOTIFY", "").lower() in {"0", "off", "no", "false"}:
-        settings = settings.model_copy(update={"enabled": False})
-    return settings
 
 
 @dataclass(frozen=True)
@@ -103,18 +67,33 @@ class Notifier:
         self,
         tmux: Tmux,
         fleet: str,
-        settings: NotifySettings | None = None,
+        settings: NotifySettings | SettingsFile | None = None,
         *,
         run: Callable[[list[str]], object] | None = None,
     ) -> None:
         self.tmux = tmux
         self.fleet = fleet
-        self.settings = settings or load_settings()
+        self.settings = settings if isinstance(settings, NotifySettings) else NotifySettings()
+        self.source = None if isinstance(settings, NotifySettings) else settings or SettingsFile()
+        """The settings file, looked at again at each change of state (None: fixed settings)."""
         self.run = run or _run_quietly
         self.sent: list[Note] = []
         """Every notification sent (for tests and diagnostics)."""
-        self._queue: queue.Queue[tuple[Transition, SessionState]] = queue.Queue()
+        self.problems: list[SettingsError] = []
+        """Every settings edit that did not validate, as told to the fleet's clients."""
+        self._queue: queue.Queue[tuple[Transition, SessionState] | SettingsError] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Take in an edit of the settings file (one ``stat`` when there is none); an edit that
+        does not validate is told to the fleet's clients, once."""
+        if self.source is None:
+            return
+        found = self.source.current()
+        self.settings = found.settings
+        if found.error is not None:
+            self._send(found.error)
 
     def wants(self, transition: Transition) -> bool:
         """Whether this change deserves a notification."""
@@ -129,23 +108,48 @@ class Notifier:
         )
 
     def __call__(self, transition: Transition, state: SessionState) -> None:
-        if not self.wants(transition):
-            return
+        self._refresh()
+        if self.wants(transition):
+            self._send((transition, state))
+
+    def _send(self, item: tuple[Transition, SessionState] | SettingsError) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._drain, name="notify", daemon=True)
             self._thread.start()
-        self._queue.put((transition, state))
+        self._queue.put(item)
 
     def _drain(self) -> None:
         while True:
-            transition, state = self._queue.get()
+            item = self._queue.get()
             try:
-                self.notify(transition, state)
+                if isinstance(item, SettingsError):
+                    self.tell_problem(item)
+                else:
+                    self.notify(*item)
             except Exception:
                 log.exception("notification failed")
 
+    def tell_problem(self, problem: SettingsError) -> None:
+        """Show the fleet's clients that an edit of the settings does not validate."""
+        lines = problem.message.splitlines()
+        first = lines[1].strip() if len(lines) > 1 else lines[0].partition(": ")[2]
+        path = self.source.path if self.source is not None else notify_settings.settings_path()
+        message = (
+            f"orchestrator: {path} is not valid, the previous settings stay "
+            f"(`orchestrator notify check` says why): {first}"
+        )
+        attached = [c for c in jump.clients(self.tmux) if c.session == self.fleet]
+        shown = message.replace("#", "##")
+        commands = [["display-message", "-d", "15000", "-c", c.tty, shown] for c in attached]
+        if commands:
+            self.tmux.run(*commands, check=False)
+        self.problems.append(problem)
+
     def notify(self, transition: Transition, state: SessionState) -> Note | None:
-        """Send one notification now (unless the user is looking at the pane)."""
+        """Send one notification now (unless the user is looking at the pane, or the fleet's
+        latest ``up`` said ``ORCHESTRATOR_NOTIFY=off``)."""
+        if not notify_settings.allowed(self.tmux, self.fleet):
+            return None
         if state.pane_id in jump.viewed_panes(self.tmux):
             return None
         return self.deliver(self.compose(transition, state))
@@ -197,8 +201,8 @@ def _run_quietly(argv: list[str]) -> None:
         log.warning("notifier %s failed: %s", argv[0], exc)
 
 
-def subscribe(watcher: WatcherHandle) -> Notifier:
+def subscribe(watcher: WatcherHandle, settings: SettingsFile | None = None) -> Notifier:
     """Notify on the watcher's transitions. The one line ``run_watcher`` needs."""
-    notifier = Notifier(watcher.tmux, watcher.fleet)
+    notifier = Notifier(watcher.tmux, watcher.fleet, settings)
     watcher.subscribe(notifier)
     return notifier

@@ -10,7 +10,7 @@ def run(tmux: Tmux, fleet: str) -> int:
     import os
 
     from orchestrator.fleet import jump
-    from orchestrator.subscribers import notify
+    from orchestrator.subscribers.notify_settings import SettingsFile
     from orchestrator.tui.app import run_app
     from orchestrator.tui.backend import TmuxBackend
 
@@ -19,7 +19,7 @@ def run(tmux: Tmux, fleet: str) -> int:
     own_pane = os.environ.get("TMUX_PANE") if jump.inside(tmux) else None
     backend = TmuxBackend(tmux, fleet, own_pane=own_pane)
     try:
-        run_app(backend, forgotten_after=notify.load_settings().forgotten_after)
+        run_app(backend, SettingsFile())
     finally:
         backend.close()
     return 0

@@ -30,6 +30,7 @@ from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
 from orchestrator.detect.model import State
+from orchestrator.subscribers.notify_settings import SettingsFile
 from orchestrator.tui.actions import KEYS, SessionActions
 from orchestrator.tui.backend import Backend, SessionRow
 from orchestrator.tui.messages import PreviewCaptured, RowsChanged, SeenChanged
@@ -82,12 +83,16 @@ class Dashboard(SessionActions):
         backend: Backend,
         *,
         forgotten_after: float = 300.0,
+        settings: SettingsFile | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.forgotten_after = forgotten_after
+        """Seconds awaiting input before a row is flagged (``notify.toml``'s, when ``settings``
+        is given: read again whenever the file changes)."""
+        self.settings = settings
         self.live = live
         """Run the snapshot and preview workers (snapshot tests drive the app by hand)."""
         self.clock = clock
@@ -226,6 +231,13 @@ class Dashboard(SessionActions):
         box.border_title = f"{self.selected}" if self.selected else ""
 
     def _look(self) -> RowLook:
+        if self.settings is not None:  # one stat; the file is read again when it changed
+            found = self.settings.current()
+            self.forgotten_after = found.settings.forgotten_after
+            if found.error is not None:
+                self.notify(
+                    f"{found.error}\n(kept the previous settings)", severity="warning", timeout=20
+                )
         return RowLook(self.selected, frozenset(self.marked), self.forgotten_after, self.clock())
 
     def _tick(self) -> None:
@@ -315,6 +327,6 @@ class Dashboard(SessionActions):
             subprocess.run(argv, check=False)
 
 
-def run_app(backend: Backend, forgotten_after: float = 300.0) -> None:
+def run_app(backend: Backend, settings: SettingsFile | None = None) -> None:
     """Run the dashboard until the user quits."""
-    Dashboard(backend, forgotten_after=forgotten_after).run()
+    Dashboard(backend, settings=settings).run()
