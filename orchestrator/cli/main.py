@@ -1,8 +1,8 @@
 """The ``orchestrator`` (alias ``orc``) command line: the parser, and the entry point.
 
 Each group of commands lives in its own module (``fleet``, ``state``, ``layouts``, ``worktree``,
-``report``, ``notify``) and declares itself through :data:`~orchestrator.cli.common.CommandFactory`; every
-command is a thin shell over the core.
+``report``, ``notify``) and declares itself through
+:data:`~orchestrator.cli.common.CommandFactory`; every command is a thin shell over the core.
 """
 
 from __future__ import annotations
