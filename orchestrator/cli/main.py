@@ -1,7 +1,7 @@
 """The ``orchestrator`` (alias ``orc``) command line: the parser, and the entry point.
 
 Each group of commands lives in its own module (``fleet``, ``state``, ``layouts``, ``worktree``,
-``report``, ``notify``) and declares itself through
+``observe``, ``report``, ``notify``) and declares itself through
 :data:`~orchestrator.cli.common.CommandFactory`; every command is a thin shell over the core.
 """
 

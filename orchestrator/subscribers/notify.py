@@ -148,15 +148,16 @@ class Notifier:
     def notify(self, transition: Transition, state: SessionState) -> Note | None:
         """Send one notification now (unless the user is looking at the pane, or the fleet's
         latest ``up`` said ``ORCHESTRATOR_NOTIFY=off``)."""
-        if not notify_settings.allowed(self.tmux, self.fleet):
-            return None
         if state.pane_id in jump.viewed_panes(self.tmux):
             return None
         return self.deliver(self.compose(transition, state))
 
-    def deliver(self, note: Note) -> Note:
+    def deliver(self, note: Note) -> Note | None:
         """Send ``note`` now: to the desktop when a notifier is there, else to the fleet's tmux
-        clients (a check-in digest comes this way too)."""
+        clients (a check-in digest comes this way too); nothing when the fleet's latest ``up``
+        said ``ORCHESTRATOR_NOTIFY=off``."""
+        if not notify_settings.allowed(self.tmux, self.fleet):
+            return None
         command = desktop_command(note) if self.settings.desktop else None
         if command is not None:
             self.run(command)
