@@ -82,7 +82,8 @@ def test_profile_default_command_gets_default_args(tmp_path: Path) -> None:
         ),
         (
             'name = "x"\n[[sessions]]\nname = "a"\n[[sessions]]\nname = "a"\n',
-            r"two sessions are named 'a'",
+            r"line 5, sessions\[1\] \(a\)\.name: another session is already named 'a' \(line 3\)"
+            r"\n  hint: .*rename one",
         ),
         (
             'name = "x"\n[[sessions]]\nname = "a b"\n',
@@ -93,7 +94,15 @@ def test_profile_default_command_gets_default_args(tmp_path: Path) -> None:
             r"sessions\[0\] \(a;rm\)\.name: use only letters",
         ),
         ('name = "x y"\n[[sessions]]\nname = "a"\n', r"line 1, name: use only letters"),
-        ('name = "x"\n', r"sessions: Field required"),
+        ('name = "x"\n', r"sessions: missing; add at least one session: a `\[\[sessions\]\]` line"),
+        ('name = "x"\nsessions = []\n', r"line 2, sessions: no sessions; add at least one"),
+        ('[[sessions]]\nname = "a"\n', r"  name: missing; add `name = \"my-fleet\"` at the top"),
+        (
+            'name = "x"\n[[sessions]]\nrole = "r"\n',
+            r"line 2, sessions\[0\]\.name: missing; every \[\[sessions\]\] table needs",
+        ),
+        ('name = "x"\nroot = 1\n[[sessions]]\nname = "a"\n', r"line 2, root: .*string"),
+        ('name = "x"\ncolor = 1\n[[sessions]]\nname = "a"\n', r"`orchestrator schema` lists"),
         ('name = "x"\n[[sessions]]\nname = "a"\ncommand = ""\n', r"command is empty"),
         (
             'name = "x"\narrange = "spiral"\n[[sessions]]\nname = "a"\n',
@@ -131,15 +140,60 @@ def test_unknown_layout_name() -> None:
 def test_missing_cwd(tmp_path: Path) -> None:
     path = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "shell"\ncwd = "gone"\n')
     with pytest.raises(
-        LayoutError, match=r"sessions\[0\] \(a\): cwd: folder .*gone does not exist"
+        LayoutError,
+        match=r"line 5, sessions\[0\] \(a\)\.cwd: folder .*gone does not exist\n  hint: create",
     ):
         layout.load_fleet(str(path))
 
 
+def test_missing_cwd_from_defaults_names_its_line(tmp_path: Path) -> None:
+    text = 'name = "x"\n[defaults]\nagent = "shell"\ncwd = "gone"\n[[sessions]]\nname = "a"\n'
+    with pytest.raises(
+        LayoutError, match=r"line 4, defaults\.cwd \(for sessions\[0\] \(a\)\): folder"
+    ):
+        layout.load_fleet(str(write(tmp_path, text)))
+
+
 def test_unknown_agent(tmp_path: Path) -> None:
     path = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "gpt"\n')
-    with pytest.raises(LayoutError, match=r"unknown agent 'gpt'.*\n.*use one of: claude, shell"):
+    with pytest.raises(
+        LayoutError,
+        match=r"line 4, sessions\[0\] \(a\)\.agent: unknown agent 'gpt'\n.*use one of: claude",
+    ):
         layout.load_fleet(str(path))
+    text = 'name = "x"\n[defaults]\nagent = "gpt"\n[[sessions]]\nname = "a"\n'
+    with pytest.raises(LayoutError, match=r"line 3, defaults\.agent \(for sessions\[0\] \(a\)\)"):
+        layout.load_fleet(str(write(tmp_path, text)))
+
+
+def test_role_in_defaults_is_every_session_role_unless_its_own(tmp_path: Path) -> None:
+    text = (
+        'name = "x"\n[defaults]\nagent = "shell"\nrole = "reviewer"\n'
+        '[[sessions]]\nname = "a"\n[[sessions]]\nname = "b"\nrole = "writer"\n'
+        '[[sessions]]\nname = "c"\nrole = ""\n'
+    )
+    fleet = layout.load_fleet(str(write(tmp_path, text)))
+    assert [plan.role for plan in fleet.sessions] == ["reviewer", "writer", ""]
+
+
+def test_default_args_only_reach_the_defaults_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README's own example: Claude's flags in [defaults], and a shell session beside them.
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    text = (
+        'name = "x"\n[defaults]\nagent = "claude"\nargs = ["--model", "sonnet"]\n'
+        '[[sessions]]\nname = "dev"\n'
+        '[[sessions]]\nname = "sh"\nagent = "shell"\n'
+        '[[sessions]]\nname = "own"\ncommand = "claude --model opus"\n'
+        '[[sessions]]\nname = "extra"\nagent = "shell"\nargs = ["-i"]\n'
+    )
+    fleet = layout.load_fleet(str(write(tmp_path, text)), check_commands=False)
+    dev, shell, own, extra = (plan.argv for plan in fleet.sessions)
+    assert dev[-2:] == ("--model", "sonnet")
+    assert shell == ("/bin/sh",)
+    assert own == ("claude", "--model", "opus")
+    assert extra == ("/bin/sh", "-i")
 
 
 def test_command_not_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

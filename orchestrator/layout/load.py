@@ -24,7 +24,13 @@ from orchestrator.agents.profile import AgentProfile
 from orchestrator.errors import LayoutError
 from orchestrator.git.worktree import WorktreeSettings
 from orchestrator.layout import pipeline
-from orchestrator.layout.model import DEFAULT_LAYOUT, Layout, check_needed_path, split_command
+from orchestrator.layout.model import (
+    DEFAULT_LAYOUT,
+    Layout,
+    Session,
+    check_needed_path,
+    split_command,
+)
 from orchestrator.layout.plan import Fleet, SessionPlan
 from orchestrator.layout.roles import role_prompt
 
@@ -133,6 +139,7 @@ def load_layout(path: Path) -> Layout:
         parsed = Layout.model_validate(data)
     except ValidationError as exc:
         raise LayoutError(describe_validation(path, text, data, exc)) from None
+    _check_unique_names(path, text, parsed)
     if found := pipeline.problems(parsed):
         lines = [f"{path}: the layout is not valid ({len(found)} problem(s)):"]
         for problem in found:
@@ -141,6 +148,33 @@ def load_layout(path: Path) -> Layout:
             lines.append(f"  {where}{_field_name(problem.loc, data)}: {problem.message}")
         raise LayoutError("\n".join(lines))
     return parsed
+
+
+_SCHEMA_HINT = "`orchestrator schema` lists every key"
+
+_MISSING_ADVICE = {
+    ("name",): 'add `name = "my-fleet"` at the top of the file, before any [table]',
+    ("sessions",): 'add at least one session: a `[[sessions]]` line, then `name = "dev-1"`',
+}
+
+
+def _advice(error: Any, loc: tuple[int | str, ...]) -> str:
+    """What to do about one validation error, in the layout's own words."""
+    kind = error["type"]
+    message = str(error["msg"])
+    if kind == "extra_forbidden":
+        return f"unknown key; remove it or check its spelling ({_SCHEMA_HINT})"
+    if kind == "string_pattern_mismatch":
+        return "use only letters, digits, '-' and '_'"
+    if kind == "missing":
+        if loc in _MISSING_ADVICE:
+            return f"missing; {_MISSING_ADVICE[loc]}"
+        if len(loc) == 3 and loc[0] == "sessions" and loc[2] == "name":
+            return 'missing; every [[sessions]] table needs its own `name = "..."`'
+        return f"missing; add `{loc[-1]} = ...` ({_SCHEMA_HINT})"
+    if kind == "too_short" and loc == ("sessions",):
+        return f"no sessions; {_MISSING_ADVICE[('sessions',)]}"
+    return message.removeprefix("Value error, ")
 
 
 def describe_validation(
@@ -153,19 +187,34 @@ def describe_validation(
         field = _field_name(loc, data)
         line = _line_of(text, loc)
         where = f"line {line}, " if line else ""
-        message = str(error["msg"])
-        if error["type"] == "extra_forbidden":
-            message = "unknown key; remove it or check its spelling (see layouts/schema.json)"
-        elif error["type"] == "string_pattern_mismatch":
-            message = "use only letters, digits, '-' and '_'"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
         value = error.get("input")
         shown = f" (got {value!r})" if error["type"] not in {"missing", "extra_forbidden"} else ""
         if isinstance(value, dict | list):
             shown = ""
-        lines.append(f"  {where}{field}: {message}{shown}")
+        lines.append(f"  {where}{field}: {_advice(error, loc)}{shown}")
     return "\n".join(lines)
+
+
+def _check_unique_names(path: Path, text: str, layout: Layout) -> None:
+    """Refuse two sessions of one name, naming both lines."""
+    first: dict[str, int] = {}
+    for index, session in enumerate(layout.sessions):
+        if session.name not in first:
+            first[session.name] = index
+            continue
+        earlier = _line_of(text, ("sessions", first[session.name], "name"))
+        where = _position(text, ("sessions", index, "name"))
+        raise LayoutError(
+            f"{path}: {where}sessions[{index}] ({session.name}).name: another session is already "
+            f"named {session.name!r}" + (f" (line {earlier})" if earlier else ""),
+            hint="session names must be unique within a layout: rename one of them",
+        )
+
+
+def _position(text: str, loc: tuple[int | str, ...]) -> str:
+    """``line N, `` for a field of the layout text, or nothing when it cannot be found."""
+    line = _line_of(text, loc)
+    return f"line {line}, " if line else ""
 
 
 def _field_name(loc: tuple[int | str, ...], data: Any) -> str:
@@ -240,9 +289,10 @@ def resolve(
         base = (here or Path.cwd()).resolve()
     else:
         base = (source.parent / Path(layout.root).expanduser()).resolve()
+    text = _text_of(source)
     if not base.is_dir():
         raise LayoutError(
-            f"{source}: root: folder {base} does not exist",
+            f"{source}: {_position(text, ('root',))}root: folder {base} does not exist",
             hint="create it, or fix `root` (it is relative to the layout file's folder)",
         )
     plans: list[SessionPlan] = []
@@ -252,29 +302,35 @@ def resolve(
         profile = PROFILES.get(agent_name)
         if profile is None:
             known = ", ".join(sorted(PROFILES))
+            field = _field_at(source, text, index, spec.name, "agent", spec.agent)
             raise LayoutError(
-                f"{where}: agent: unknown agent {agent_name!r}",
+                f"{field}: unknown agent {agent_name!r}",
                 hint=f"use one of: {known}",
             )
         cwd = (base / Path(spec.cwd or layout.defaults.cwd).expanduser()).resolve()
         if not cwd.is_dir():
+            field = _field_at(source, text, index, spec.name, "cwd", spec.cwd)
             raise LayoutError(
-                f"{where}: cwd: folder {cwd} does not exist",
-                hint="create the folder, or fix `cwd` (relative paths start at the layout's root)",
+                f"{field}: folder {cwd} does not exist",
+                hint="create the folder, or fix `cwd` (relative paths start at the layout's "
+                f"root, {base})",
             )
         env = {**layout.env, **layout.defaults.env, **spec.env}
         if spec.command is not None:
             argv = split_command(spec.command)
         else:
             argv = list(profile.command) or [os.environ.get("SHELL") or "sh"]
-            argv += layout.defaults.args
+            if profile.name == layout.defaults.agent:
+                # [defaults] args belong to the [defaults] agent: Claude's flags given to $SHELL
+                # would make every shell session exit at once.
+                argv += layout.defaults.args
         argv += spec.args
         if check_commands:
             _check_on_path(argv[0], env, where, profile)
         plans.append(
             SessionPlan(
                 name=spec.name,
-                role=spec.role,
+                role=_role(layout, spec),
                 agent=profile,
                 cwd=cwd,
                 argv=tuple(argv),
@@ -318,8 +374,8 @@ def _agent_options(layout: Layout, index: int, profile: AgentProfile, where: str
     text = role_prompt(
         layout.name,
         spec.name,
-        spec.role,
-        ((s.name, s.role) for s in layout.sessions),
+        _role(layout, spec),
+        ((s.name, _role(layout, s)) for s in layout.sessions),
         tell_role=tell,
         instructions=extra,
     )
@@ -330,6 +386,30 @@ def _agent_options(layout: Layout, index: int, profile: AgentProfile, where: str
         "after": tuple(spec.after),
         "needs": tuple(check_needed_path(path) for path in spec.needs),
     }
+
+
+def _role(layout: Layout, spec: Session) -> str:
+    """A session's role: its own, else the one in [defaults]."""
+    return spec.role if spec.role is not None else layout.defaults.role
+
+
+def _field_at(source: Path, text: str, index: int, name: str, key: str, own: object) -> str:
+    """``FILE: line N, FIELD`` for a session's ``key``: its own, else the one in [defaults]."""
+    if own is None:
+        loc: tuple[int | str, ...] = ("defaults", key)
+        field = f"defaults.{key} (for sessions[{index}] ({name}))"
+    else:
+        loc = ("sessions", index, key)
+        field = f"sessions[{index}] ({name}).{key}"
+    return f"{source}: {_position(text, loc)}{field}"
+
+
+def _text_of(source: Path) -> str:
+    """The layout's text, to find lines in (empty if it cannot be read again)."""
+    try:
+        return source.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _check_on_path(program: str, env: dict[str, str], where: str, profile: AgentProfile) -> None:

@@ -11,7 +11,7 @@ import re
 import shlex
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import orchestrator
 from orchestrator.detect.model import State
@@ -48,9 +48,14 @@ class Defaults(_Strict):
     """Settings shared by every session; a session's own value wins."""
 
     agent: str = Field("claude", description="Agent profile: 'claude' or 'shell'.")
+    role: str = Field("", description="What the sessions are for, unless a session says.")
     cwd: str = Field(".", description="Working folder, relative to the layout's root.")
     args: list[str] = Field(
-        default_factory=list, description="Extra arguments appended to the agent's command."
+        default_factory=list,
+        description=(
+            "Extra arguments for this [defaults] agent: appended to its default command in the "
+            "sessions that run it, never to another agent's or to a session's own command."
+        ),
     )
     env: dict[str, str] = Field(
         default_factory=dict, description="Environment for every session (after the top [env])."
@@ -74,7 +79,9 @@ class Session(_Strict):
     """One agent session: a named tmux pane running one agent."""
 
     name: Name = Field(description="Unique name of the session: letters, digits, '-', '_'.")
-    role: str = Field("", description="What this session is for, shown in status and dashboard.")
+    role: str | None = Field(
+        None, description="What this session is for, shown in status and dashboard."
+    )
     agent: str | None = Field(None, description="Agent profile; defaults to [defaults].agent.")
     cwd: str | None = Field(None, description="Working folder, relative to the layout's root.")
     command: Command | None = Field(
@@ -283,16 +290,9 @@ class Layout(Workflow):
         default_factory=Worktrees,
         description="Branch prefix, base and folder for sessions with worktree = true.",
     )
-    sessions: list[Session] = Field(min_length=1, description="The sessions, in pane order.")
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> Layout:
-        seen: set[str] = set()
-        for session in self.sessions:
-            if session.name in seen:
-                raise ValueError(f"two sessions are named {session.name!r}; names must be unique")
-            seen.add(session.name)
-        return self
+    sessions: list[Session] = Field(
+        min_length=1, description="The sessions, in pane order; names must be unique."
+    )
 
 
 def check_needed_path(path: str) -> str:
