@@ -30,7 +30,7 @@ def write(tmp_path: Path, text: str, name: str = "layout.toml") -> Path:
         ),
         (HEAD + '[[on]]\nto = "idle"\nrun = []\n', r"line 6, on\[0\]\.run: run is empty"),
         (HEAD + '[[on]]\nto = "idle"\nrun = [""]\n', r"line 6, on\[0\]\.run: run is empty"),
-        (HEAD + '[[on]]\nto = "idle"\n', r"on\[0\]\.run: Field required"),
+        (HEAD + '[[on]]\nto = "idle"\n', r"on\[0\]\.run: missing; add `run = \.\.\.`"),
         (HEAD + '[[on]]\nrun = ["x"]\nwhen = 1\n', r"line 6, on\[0\]\.when: unknown key"),
         (HEAD + '[[on]]\nrun = ["x"]\ntimeout = 0\n', r"line 6, on\[0\]\.timeout"),
         ('name = "x"\ncheckin = "soon"\n[[sessions]]\nname = "a"\n', r"line 2, checkin: not a"),
