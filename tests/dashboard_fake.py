@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.tui.backend import SessionRow
+from orchestrator.tui.notes import Notes
 
 NOW = 1_700_000_000.0
 
@@ -52,6 +53,7 @@ class FakeBackend:
         self.rows = rows if rows is not None else demo_rows(time.time())
         self.calls: list[tuple[str, object]] = []
         self.seen: list[str] = []
+        self.fleet_notes = Notes(sessions=len(self.rows), cap=5)
         self._changed = threading.Event()
 
     def set_rows(self, rows: list[SessionRow]) -> None:
@@ -67,6 +69,9 @@ class FakeBackend:
     def wait_for_change(self, timeout: float) -> None:
         self._changed.wait(min(timeout, 0.1))
         self._changed.clear()
+
+    def notes(self) -> Notes:
+        return self.fleet_notes
 
     def preview(self, name: str) -> str:
         return f"\x1b[32m{name}\x1b[0m screen\n\x1b[1;33m❯ 1. Yes\x1b[0m\n  2. No"

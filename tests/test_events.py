@@ -48,6 +48,24 @@ def test_feed_returns_each_row_once_in_order(tmp_path: Path) -> None:
         assert tuple(event.to_json()) == KEYS
 
 
+def test_feed_includes_handoffs(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.sqlite3") as store:
+        feed = EventFeed(store, fleet="team")
+        store.add_handoff(
+            "team", "dev-1", after=["research-3"], detail="findings.md copied from research-3"
+        )
+        (event,) = feed.read()
+        assert event.to_json() | {"at": 0} == {
+            "at": 0,
+            "fleet": "team",
+            "session": "dev-1",
+            "kind": "handoff",
+            "from": "research-3",
+            "to": None,
+            "reason": "findings.md copied from research-3",
+        }
+
+
 def test_feed_since_replays_and_fleet_filters(tmp_path: Path) -> None:
     with Store(tmp_path / "h.sqlite3") as store:
         store.record_transition("team", "a", "idle", source="hook", at=100.0)

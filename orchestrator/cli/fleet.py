@@ -79,11 +79,13 @@ def add_commands(command: CommandFactory) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from orchestrator.fleet import sprawl
     from orchestrator.layout import load as layout
     from orchestrator.subscribers import notify_settings
 
     plan = layout.load_fleet(args.layout)
     notify_settings.load()  # the watcher refuses invalid settings: say so before starting anything
+    limit = sprawl.cap(plan.source, strict=True)  # an invalid workflow.toml stops us here
     tmux = tmux_of(args)
     live = tmux.has_session(plan.name)
     recorded = restart.layout_root(tmux, plan.name) if live else None
@@ -113,6 +115,7 @@ def _up(args: argparse.Namespace) -> int:
         for kind, what in report.services.items():
             if what != "running":
                 print(f"  {kind}: {what}")
+    warn(sprawl.warning(tmux, limit))
     if args.detach:
         flag = f" -L {tmux.socket_name}" if tmux.socket_name else ""
         print(f"attach with: tmux{flag} attach -t {report.fleet}")

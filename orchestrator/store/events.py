@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from orchestrator.store.queries import Queries
+from orchestrator.store.records import Handoff, Prompt, Transition
+
+_Row = TypeVar("_Row", Transition, Prompt, Handoff)
 
 KEYS = ("at", "fleet", "session", "kind", "from", "to", "reason")
 """The keys of every event's JSON object, in order (``from``/``to`` may be null)."""
@@ -72,46 +77,46 @@ class EventFeed:
         self.since = since
         """Replay from this time (None: only events recorded from now on)."""
         start = (lambda _: 0) if since is not None else store.last_id
-        self.cursors = {"transitions": start("transitions"), "prompts": start("prompts")}
+        self.cursors = {table: start(table) for table in ("transitions", "prompts", "handoffs")}
 
     def read(self) -> list[Event]:
         """Every event recorded since the last read, in time order within the batch."""
-        events = [*self._transitions(), *self._prompts()]
+        store = self.store
+        events = [
+            *self._drain("transitions", store.transitions_after, _from_transition),
+            *self._drain("prompts", store.prompts_after, _from_prompt),
+            *self._drain("handoffs", store.handoffs_after, _from_handoff),
+        ]
         if self.since is not None:
             events = [event for event in events if event.at >= self.since]
         events.sort(key=lambda event: event.at)
         return events
 
-    def _transitions(self) -> list[Event]:
+    def _drain(
+        self,
+        table: str,
+        fetch: Callable[..., Sequence[_Row]],
+        convert: Callable[[_Row], Event],
+    ) -> list[Event]:
         found: list[Event] = []
         while True:
-            rows = self.store.transitions_after(
-                self.cursors["transitions"], fleet=self.fleet, limit=BATCH
-            )
+            rows = fetch(self.cursors[table], fleet=self.fleet, limit=BATCH)
             for row in rows:
-                found.append(
-                    Event(
-                        row.at,
-                        row.fleet,
-                        row.session,
-                        "transition",
-                        row.from_state,
-                        row.to_state,
-                        row.reason,
-                    )
-                )
-                self.cursors["transitions"] = row.id
+                found.append(convert(row))
+                self.cursors[table] = row.id
             if len(rows) < BATCH:
                 return found
 
-    def _prompts(self) -> list[Event]:
-        found: list[Event] = []
-        while True:
-            rows = self.store.prompts_after(self.cursors["prompts"], fleet=self.fleet, limit=BATCH)
-            for row in rows:
-                found.append(
-                    Event(row.at, row.fleet, row.session, "prompt", row.source, None, row.text)
-                )
-                self.cursors["prompts"] = row.id
-            if len(rows) < BATCH:
-                return found
+
+def _from_transition(row: Transition) -> Event:
+    return Event(
+        row.at, row.fleet, row.session, "transition", row.from_state, row.to_state, row.reason
+    )
+
+
+def _from_prompt(row: Prompt) -> Event:
+    return Event(row.at, row.fleet, row.session, "prompt", row.source, None, row.text)
+
+
+def _from_handoff(row: Handoff) -> Event:
+    return Event(row.at, row.fleet, row.session, "handoff", row.after, None, row.detail)

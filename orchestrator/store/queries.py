@@ -144,19 +144,33 @@ class Queries:
     ) -> list[Transition]:
         """Transitions recorded after the one with id ``after_id``, oldest first (at most
         ``limit``): what a reader following the history has not seen yet."""
-        where, args = _where(fleet=fleet, after_id=after_id)
-        select = f"SELECT {TRANSITION_COLUMNS} FROM transitions{where}"  # noqa: S608 (bound)
-        rows = self._conn.execute(select + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
+        rows = self._after(TRANSITION_COLUMNS, "transitions", after_id, fleet, limit)
         return [transition_from_row(r) for r in rows]
 
     def prompts_after(
         self, after_id: int, *, fleet: str | None = None, limit: int = 1000
     ) -> list[Prompt]:
         """Prompts recorded after the one with id ``after_id``, like :meth:`transitions_after`."""
+        return [
+            prompt_from_row(r)
+            for r in self._after(PROMPT_COLUMNS, "prompts", after_id, fleet, limit)
+        ]
+
+    def handoffs_after(
+        self, after_id: int, *, fleet: str | None = None, limit: int = 1000
+    ) -> list[Handoff]:
+        """Hand-offs recorded after the one with id ``after_id``, like :meth:`transitions_after`."""
+        return [
+            handoff_from_row(r)
+            for r in self._after(HANDOFF_COLUMNS, "handoffs", after_id, fleet, limit)
+        ]
+
+    def _after(
+        self, columns: str, table: str, after_id: int, fleet: str | None, limit: int
+    ) -> list[tuple[object, ...]]:
         where, args = _where(fleet=fleet, after_id=after_id)
-        select = f"SELECT {PROMPT_COLUMNS} FROM prompts{where}"  # noqa: S608 (bound values)
-        rows = self._conn.execute(select + " ORDER BY id LIMIT ?", [*args, limit]).fetchall()
-        return [prompt_from_row(r) for r in rows]
+        select = f"SELECT {columns} FROM {table}{where} ORDER BY id LIMIT ?"  # noqa: S608 (bound)
+        return self._conn.execute(select, [*args, limit]).fetchall()
 
     def last_id(self, table: str) -> int:
         """The highest row id of ``table`` (one of the history's tables; 0 when it is empty)."""

@@ -33,7 +33,8 @@ from orchestrator.detect.model import State
 from orchestrator.subscribers.notify_settings import SettingsFile
 from orchestrator.tui.actions import KEYS, SessionActions
 from orchestrator.tui.backend import Backend, SessionRow
-from orchestrator.tui.messages import PreviewCaptured, RowsChanged, SeenChanged
+from orchestrator.tui.messages import NotesChanged, PreviewCaptured, RowsChanged, SeenChanged
+from orchestrator.tui.notes import Notes
 from orchestrator.tui.rows import header_text
 from orchestrator.tui.session_list import (
     RowLook,
@@ -69,6 +70,7 @@ class Dashboard(SessionActions):
     CSS = """
     #title { height: 1; background: $primary; color: $text; padding: 0 1; }
     #header { height: 1; padding: 0 0; color: $text-muted; }
+    #checkin { height: auto; padding: 0 1; background: $warning 30%; display: none; }
     #rows { height: auto; max-height: 50%; }
     #preview-box { border: round $primary; height: 1fr; }
     #preview { height: 1fr; text-wrap: nowrap; text-overflow: clip; }
@@ -108,11 +110,14 @@ class Dashboard(SessionActions):
         self._wake = threading.Event()
         self._title = ""
         self._previewed_at = 0.0
+        self.notes: Notes | None = None
+        """The session count against the cap, and the latest check-in (its banner)."""
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
+        yield Static(id="checkin")
         yield Static(header_text(), id="header")
         yield SessionList(id="rows")
         with Vertical(id="preview-box"):
@@ -155,6 +160,7 @@ class Dashboard(SessionActions):
             started = time.monotonic()
             try:
                 self.post_message(RowsChanged(self.backend.snapshot()))
+                self.post_message(NotesChanged(self.backend.notes()))
             except Exception as exc:  # tmux gone for a moment: say so, keep trying
                 self.call_from_thread(self.notify, str(exc), severity="error")
             here = self._someone_here()  # the snapshot has just learned it: no extra call
@@ -191,6 +197,16 @@ class Dashboard(SessionActions):
         """Take a snapshot (only the latest matters)."""
         if message.rows != self.rows or not self.rows:
             self.set_rows(message.rows)
+
+    def on_notes_changed(self, message: NotesChanged) -> None:
+        """Show the count against the cap in the title, and the latest check-in's banner."""
+        if message.notes == self.notes:
+            return
+        self.notes = message.notes
+        banner = self.query_one("#checkin", Static)
+        banner.update(message.notes.banner())
+        banner.display = bool(message.notes.banner())
+        self._repaint()
 
     def on_seen_changed(self, message: SeenChanged) -> None:
         """Tick ages and capture the preview only while someone sees the dashboard."""
@@ -247,6 +263,8 @@ class Dashboard(SessionActions):
     def _repaint(self) -> None:
         self.query_one("#rows", SessionList).paint(self.ordered(), self._look())
         title = title_text(self.backend.fleet, self.rows)
+        if self.notes is not None:
+            title += f" · {self.notes.cap_text()}"
         if title != self._title:
             self._title = title
             self.query_one("#title", Static).update(title, layout=False)

@@ -45,6 +45,7 @@ from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
 from orchestrator.tui.branches import BranchCache
+from orchestrator.tui.notes import Notes, NotesReader
 from orchestrator.watch import checkin
 from orchestrator.watch.model import SessionIdentity
 from orchestrator.watch.turns import DONE, Turns
@@ -109,6 +110,10 @@ class Backend(Protocol):
 
     def wait_for_change(self, timeout: float) -> None:
         """Return when the states may have changed, or after ``timeout`` seconds."""
+        ...
+
+    def notes(self) -> Notes:
+        """The session count against the cap, and the latest check-in (cheap)."""
         ...
 
     def preview(self, name: str) -> str:
@@ -182,6 +187,7 @@ class TmuxBackend:
         self._shown_at = -VISIBLE_FRESH
         self._pane_ids: dict[str, str] = {}
         self.turns = Turns(self.folder / "transitions.jsonl")
+        self._notes = NotesReader(tmux, fleet, self.folder)
         self._listed: tuple[float, list[PaneInfo]] | None = None
         self._stop = threading.Event()
         self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
@@ -351,6 +357,11 @@ class TmuxBackend:
         except Exception:  # the folder vanished (fleet ended): fall back to a plain wait
             self._changes = None
             self._stop.wait(timeout)
+
+    def notes(self) -> Notes:
+        """The session count against the cap (counted only while someone sees the dashboard),
+        and the latest check-in."""
+        return self._notes.read(self._shown)
 
     def mark_seen(self, name: str) -> None:
         """Note that the user is looking at the session."""

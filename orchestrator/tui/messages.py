@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from orchestrator.tui.backend import SessionRow
+from orchestrator.tui.notes import Notes
 
 
 class RowsChanged(Message):
@@ -30,3 +31,11 @@ class SeenChanged(Message):
     def __init__(self, seen: bool) -> None:
         super().__init__()
         self.seen = seen
+
+
+class NotesChanged(Message):
+    """The session count against the cap, and the latest check-in, from the worker."""
+
+    def __init__(self, notes: Notes) -> None:
+        super().__init__()
+        self.notes = notes

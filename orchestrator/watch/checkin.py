@@ -101,8 +101,9 @@ class Digest:
         return "\n".join([f"check-in {self.fleet}", *self.lines()])
 
     def to_json(self) -> dict[str, object]:
-        """The digest as ``checkin --json`` prints it and ``checkin.json`` holds it."""
-        return asdict(self)
+        """The digest as ``checkin --json`` prints it and ``checkin.json`` holds it: the lists,
+        ``empty``, and ``lines`` (the text, one line per list that has someone)."""
+        return {**asdict(self), "empty": self.empty, "lines": [] if self.empty else self.lines()}
 
 
 def _item(entry: Entry, with_reason: bool) -> str:
