@@ -12,6 +12,7 @@ Each event becomes one JSON object with the keys of :data:`KEYS`, always all of 
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -80,17 +81,18 @@ class EventFeed:
         self.cursors = {table: start(table) for table in ("transitions", "prompts", "handoffs")}
 
     def read(self) -> list[Event]:
-        """Every event recorded since the last read, in time order within the batch."""
+        """Every event recorded since the last read."""
         store = self.store
-        events = [
-            *self._drain("transitions", store.transitions_after, _from_transition),
-            *self._drain("prompts", store.prompts_after, _from_prompt),
-            *self._drain("handoffs", store.handoffs_after, _from_handoff),
-        ]
-        if self.since is not None:
-            events = [event for event in events if event.at >= self.since]
-        events.sort(key=lambda event: event.at)
-        return events
+        # Each table in the order it was written (a session's transitions form a chain, even
+        # when a later one is dated earlier by the signal that decided it); the tables merged
+        # by time.
+        merged = heapq.merge(
+            self._drain("transitions", store.transitions_after, _from_transition),
+            self._drain("prompts", store.prompts_after, _from_prompt),
+            self._drain("handoffs", store.handoffs_after, _from_handoff),
+            key=lambda event: event.at,
+        )
+        return [e for e in merged if self.since is None or e.at >= self.since]
 
     def _drain(
         self,

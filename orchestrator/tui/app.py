@@ -231,7 +231,8 @@ class Dashboard(SessionActions):
 
     def on_preview_captured(self, message: PreviewCaptured) -> None:
         """Show a captured screen when it is still the selected session's."""
-        if message.name == self.selected:
+        # A capture can arrive before the widgets are mounted, or after they are gone.
+        if message.name == self.selected and self.query("#preview-box"):
             self.show_preview(message.text)
 
     def show_preview(self, text: str) -> None:
