@@ -49,7 +49,7 @@ def warning(tmux: Tmux, limit: int) -> str | None:
         return None
     return (
         f"warning: {count} agent sessions on this tmux server, past the cap of {limit} "
-        "(max_sessions): more than you can check on every 20 minutes. End the ones you no "
+        "(max_sessions): more contexts than you can keep track of. End the ones you no "
         "longer need (`orchestrator down FLEET`), or raise max_sessions in the layout or in "
         f"{user.config_path()}"
     )
