@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import libtmux
 import psutil
 import pytest
 
-from orchestrator.fleet import control, services
+from orchestrator.fleet import control, published, restart, services
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, watcher_running
@@ -17,6 +18,8 @@ from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch import status
+from orchestrator.watch import watcher as watcher_mod
+from orchestrator.watch.watcher import Watcher
 from tests.waiting import wait_for
 
 pytest_plugins = ["tests.history_db"]
@@ -126,3 +129,47 @@ def test_status_without_a_watcher_probes_the_panes(server: libtmux.Server, tmp_p
     # Nothing published these: each row's state comes from reading the panes now.
     wait_for(lambda: set(states(tmux, "bare").values()) == {"idle"})
     assert {pane.state for pane in list_sessions(tmux, "bare")} == {""}
+
+
+@pytest.mark.usefixtures("history_db")
+def test_a_restarted_session_is_starting_then_read_without_waiting_for_the_backstop(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 3: right after `up`, and right after `restart` (of an exited session, or
+    of a running one with --force), a session is `starting` with a reason, never `unknown` with
+    none; the watcher reads the new process at once, not at its next periodic listing."""
+    monkeypatch.setattr(watcher_mod, "BACKSTOP", 600.0)  # only a push can bring a relisting
+    tmux = up_shell_fleet(server, tmp_path, 2, services=())
+    fresh = published.status_rows(tmux, "many")
+    assert {(row["state"], row["reason"]) for row in fresh} == {
+        ("starting", published.NOT_READ_YET)
+    }
+    watcher = Watcher(tmux, "many")
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: set(states(tmux, "many").values()) == {"idle"})
+        pane = next(p for p in list_sessions(tmux, "many") if p.name == "s1")
+        assert pane.pane_pid is not None
+        psutil.Process(pane.pane_pid).kill()
+        wait_for(lambda: states(tmux, "many")["s1"] == "exited")
+        restart.restart_session(tmux, "many", "s1")
+        row = next(r for r in published.status_rows(tmux, "many") if r["name"] == "s1")
+        # Starting, or already read by the watcher (it may be that quick): never unknown, never
+        # the exit of the run before, always with a reason.
+        assert row["state"] in {"starting", "working"}, row
+        assert row["reason"], row
+        wait_for(lambda: states(tmux, "many")["s1"] == "idle", timeout=20)
+        # A running session restarted with --force: the watcher takes up the new process.
+        report = restart.restart_session(tmux, "many", "s1", force=True)
+        pane = next(p for p in list_sessions(tmux, "many") if p.name == "s1")
+        assert report.pane_id == pane.pane_id
+        wait_for(lambda: watcher.sessions["s1"].pane.pane_pid == pane.pane_pid, timeout=20)
+        wait_for(lambda: states(tmux, "many")["s1"] == "idle", timeout=20)
+    finally:
+        watcher.stop()
+        thread.join(timeout=10)
+    log = (fleet_dir("many") / "transitions.jsonl").read_text().splitlines()
+    seen = [t["new"] for t in map(json.loads, log) if t["session"] == "s1"]
+    assert "unknown" not in seen
+    assert seen[-1] == "idle"

@@ -10,6 +10,9 @@ from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import PaneInfo, list_sessions
 
+NOT_READ_YET = "started; the watcher has not read it yet"
+"""The reason of a live pane nothing was published for since its agent started."""
+
 
 def describe_state(pane: PaneInfo) -> tuple[str, str]:
     """The state and reason we can tell from tmux alone (without the watcher)."""
@@ -21,7 +24,13 @@ def describe_state(pane: PaneInfo) -> tuple[str, str]:
         return "exited", f"exit status {pane.dead_status}"
     if pane.state and pane.state != "exited":
         return pane.state, pane.reason
-    return "unknown", ""
+    # A live pane's exit is this run's (its agent gone from under a shell) only if it was
+    # published after the pane started; before, it belongs to the run a restart replaced.
+    if pane.state == "exited" and (pane.since or 0.0) >= (pane.started or 0.0):
+        return pane.state, pane.reason
+    # Nothing published yet for this run of the agent: a fresh pane, or one just restarted
+    # whose published state (exited, most often) belongs to the run before.
+    return "starting", NOT_READ_YET
 
 
 def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]:

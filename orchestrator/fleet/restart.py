@@ -11,7 +11,7 @@ from pathlib import Path
 from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.fleet.commands import pane_spec, tag_pane
-from orchestrator.fleet.up import up
+from orchestrator.fleet.up import up, wake_watcher
 from orchestrator.tmux.client import Tmux, tag
 from orchestrator.tmux.panes import list_sessions
 
@@ -92,6 +92,7 @@ def restart_session(
                 ["respawn-pane", "-k", "-t", pane.pane_id, *options, *command],
                 *tag_pane(pane.pane_id, prepared.fleet, plan, resume_id),
             )
+            wake_watcher(tmux, fleet_name)
     except BaseException:
         prepared.undo()
         raise

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from orchestrator.errors import OrchestratorError, TmuxError
 from orchestrator.fleet import worktrees as session_worktrees
@@ -27,7 +28,7 @@ from orchestrator.fleet.commands import (
 from orchestrator.fleet.services import SERVICES, revive_service, service_window
 from orchestrator.layout.plan import Fleet
 from orchestrator.runtime import fleet_dir, watcher_running
-from orchestrator.tmux.client import Tmux, TmuxCommand, tmux_version
+from orchestrator.tmux.client import Tmux, TmuxCommand, tag, tmux_version
 from orchestrator.tmux.panes import list_panes
 
 # ---------------------------------------------------------------------------------------------
@@ -200,4 +201,21 @@ def _reconcile(
             report.services[kind] = "running"
     if commands:
         tmux.run(*commands)
+    if report.restarted:
+        wake_watcher(tmux, name)
     return report
+
+
+def wake_watcher(tmux: Tmux, fleet: str) -> None:
+    """Tell the fleet's watcher that panes were respawned, so it reads them at once.
+
+    A respawned pane keeps its id; the watcher would otherwise meet its new process only at its
+    next periodic listing. It wakes on the fleet's ``pane-died`` file (see
+    :mod:`orchestrator.watch.inputs`), in the runtime folder the fleet was brought up with.
+    """
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet}:"], (tag("runtime"),))
+    runtime = rows[0].get(tag("runtime"), "") if rows else ""
+    folder = fleet_dir(fleet, Path(runtime) if runtime else None)
+    if folder.is_dir():
+        with (folder / "pane-died").open("a", encoding="utf-8") as died:
+            died.write("respawned\n")

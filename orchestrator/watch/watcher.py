@@ -163,6 +163,10 @@ class Watcher:
                 # (seen in CI), and a crashed server takes every agent with it.
                 watched.dirty = True
                 watched.printed = self.inputs.output_at.get(value)
+                if watched.pane.dead:
+                    # A dead pane printing has been respawned (a new process, a new run):
+                    # list the panes now rather than at the backstop.
+                    self._need_list = True
         elif kind == "hooks":
             self._hooks_changed.add(value)
         elif kind in {"layout", "died"} or kind == "exit":
