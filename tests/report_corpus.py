@@ -151,3 +151,67 @@ class Transcript:
         path = where / f"{self.session_id}.jsonl"
         path.write_text("\n".join(self.lines) + tail, encoding="utf-8")
         return path
+
+
+def sample(claude_dir: Path, db: Path, *, seed: int = 12) -> None:
+    """Write the README's sample: two weeks of sessions on three projects, the latest of them
+    run by a fleet ``shop`` whose waits and states are in the history database ``db``."""
+    import random
+
+    from orchestrator.store.db import Store
+
+    rng = random.Random(seed)
+    projects = ("/home/dev/src/api", "/home/dev/src/web", "/home/dev/src/infra")
+    day0 = datetime(2026, 11, 16, tzinfo=UTC)
+    linked: list[tuple[Transcript, datetime, datetime]] = []
+    for n in range(36):
+        day = day0 + timedelta(days=n * 13 // 36)
+        start = day + timedelta(
+            hours=rng.choice((6, 8, 9, 10, 11, 14, 16, 21)), minutes=rng.randrange(60)
+        )
+        t = Transcript(projects[rng.randrange(3)])
+        at = start
+        long_run = n % 3 == 0
+        for turn in range(rng.randint(2, 6)):
+            t.prompt(at, f"Step {turn}")
+            at += timedelta(minutes=rng.randint(1, 5))
+            t.tool(
+                at,
+                "Edit",
+                {"file_path": "x.py", "old_string": "a\nb", "new_string": "a\nc\nd"},
+                usage=(40, 3000, 40000, 700),
+            )
+            t.tool(
+                at + timedelta(minutes=1),
+                "Write",
+                {"file_path": f"n{turn}.py", "content": "x\n" * rng.randint(5, 80)},
+                usage=(40, 2000, 45000, 900),
+            )
+            at += timedelta(minutes=rng.randint(5, 150 if long_run else 25))
+            t.reply(at, stop="end_turn", split=2, usage=(20, 500, 50000, 300))
+        if n % 5 == 4:
+            t.interrupt(at + timedelta(seconds=5))
+        t.write(claude_dir)
+        if n >= 30:
+            linked.append((t, start, at))
+    with Store(db) as store:
+        for i, (t, start, end) in enumerate(linked):
+            name = f"dev-{i + 1}"
+            store.note_claude_session("shop", name, t.session_id, at=start.timestamp())
+            at_s, end_s = start.timestamp(), end.timestamp()
+            while at_s < end_s:
+                for state, seconds in (
+                    ("working", rng.randint(600, 2400)),
+                    ("awaiting_input", rng.choice((20, 45, 90, 400, 1500))),
+                    ("working", rng.randint(300, 1800)),
+                    ("idle", rng.randint(60, 900)),
+                ):
+                    store.record_transition("shop", name, state, source="sample", at=at_s)
+                    at_s += seconds
+            store.record_transition("shop", name, "exited", source="sample", at=at_s)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sample(Path(sys.argv[1]), Path(sys.argv[2]))

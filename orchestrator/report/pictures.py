@@ -17,6 +17,10 @@ from orchestrator.report.analysis import WEEKDAYS, Report
 TIMELINE_ROWS = 20
 """How many sessions (the latest by start) the timeline shows."""
 
+TIMELINE_FRAME = 5
+"""Lines of the timeline that are not rows: title, two frame lines, time labels, the key. A
+picture of exactly rows + this many lines gives each session one line of its own."""
+
 STATE_LOOK = {
     "working": ("█", "green", "working"),
     "awaiting_input": ("▓", "red", "waiting for you"),
@@ -26,6 +30,8 @@ STATE_LOOK = {
 unknown) show as the plain session span."""
 SPAN_LOOK = ("─", "gray", "ran (transcript)")
 """How a session's span looks where our history has no state for it."""
+HEATMAP_HEIGHT = 13
+"""Lines of the heat map: its seven days, a blank line above and below, title, frame, hours."""
 HEAT_LEVELS = " ░▒▓█"
 """Heat map markers from none to most starts."""
 
@@ -50,26 +56,17 @@ def draw_timeline(plt: Any, report: Report, *, rows: int = TIMELINE_ROWS) -> boo
     def x(at: float) -> float:
         return (at - first) / 3600
 
-    labelled: set[str] = set()
     for row, session in enumerate(reversed(shown)):
         y = row + 1
-        for marker, color, legend, start, end in [
-            (*SPAN_LOOK, session.start, session.end),
-            *(
-                (*STATE_LOOK[st.state], st.start, st.end)
-                for st in session.states
-                if st.state in STATE_LOOK
-            ),
-        ]:
-            label = None if legend in labelled else legend
-            labelled.add(legend)
-            plt.plot(
-                [x(start), x(max(end, start + span / 400))],
-                [y, y],
-                marker=marker,
-                color=color,
-                label=label,
-            )
+        states = [
+            (*STATE_LOOK[st.state], st.start, st.end)
+            for st in session.states
+            if st.state in STATE_LOOK
+        ]
+        for marker, color, _, start, end in [(*SPAN_LOOK, session.start, session.end), *states]:
+            # At least a 400th of the axis, so a short stretch still shows as one mark.
+            stop = max(end, start + span / 400)
+            plt.plot([x(start), x(stop)], [y, y], marker=marker, color=color)
     plt.ylim(0.5, len(shown) + 0.5)
     plt.yticks(
         list(range(1, len(shown) + 1)),
@@ -81,6 +78,10 @@ def draw_timeline(plt: Any, report: Report, *, rows: int = TIMELINE_ROWS) -> boo
     plt.xlim(0, x(first + span))
     total = len(report.sessions)
     plt.title(f"Timeline: the latest {len(shown)} of {total} sessions, states from our history")
+    # The key goes under the axis: plotext's own legend would cover the first rows.
+    plt.xlabel(
+        "   ".join(f"{m * 2} {legend}" for m, _, legend in (SPAN_LOOK, *STATE_LOOK.values()))
+    )
     return True
 
 
@@ -111,10 +112,11 @@ def pictures_text(report: Report, *, width: int = 100, color: bool = False) -> s
 
     out: list[str] = []
     for draw, height in (
-        (draw_timeline, min(TIMELINE_ROWS, len(report.sessions)) + 7),
-        (draw_heatmap, 13),
+        (draw_timeline, min(TIMELINE_ROWS, len(report.sessions)) + TIMELINE_FRAME),
+        (draw_heatmap, HEATMAP_HEIGHT),
     ):
         plotext.clf()
+        plotext.limitsize(False, False)  # the size asked for, not the terminal's (a pipe has none)
         plotext.plot_size(width, height)
         plotext.theme("clear")
         if draw(plotext, report):

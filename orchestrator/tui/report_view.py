@@ -22,7 +22,13 @@ from textual_plotext import PlotextPlot
 from orchestrator.errors import OrchestratorError
 from orchestrator.report.analysis import Report
 from orchestrator.report.build import Request, make_report
-from orchestrator.report.pictures import TIMELINE_ROWS, draw_heatmap, draw_timeline
+from orchestrator.report.pictures import (
+    HEATMAP_HEIGHT,
+    TIMELINE_FRAME,
+    TIMELINE_ROWS,
+    draw_heatmap,
+    draw_timeline,
+)
 from orchestrator.report.render import render
 from orchestrator.store.db import Store
 
@@ -33,7 +39,7 @@ class ReportScreen(Screen[None]):
     DEFAULT_CSS = """
     ReportScreen #report-title { height: 1; background: $primary; color: $text; padding: 0 1; }
     ReportScreen #timeline { height: 28; }
-    ReportScreen #heatmap { height: 14; }
+    ReportScreen #heatmap { height: 13; }
     ReportScreen #tables { height: auto; padding: 1 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -103,8 +109,8 @@ class ReportScreen(Screen[None]):
         self.query_one("#tables", Static).update(render(data))
         rows = min(TIMELINE_ROWS, len(report.sessions))
         for widget_id, draw, height in (
-            ("#timeline", draw_timeline, rows + 8),
-            ("#heatmap", draw_heatmap, 14),
+            ("#timeline", draw_timeline, rows + TIMELINE_FRAME),
+            ("#heatmap", draw_heatmap, HEATMAP_HEIGHT),
         ):
             plot = self.query_one(widget_id, PlotextPlot)
             plot.plt.clear_figure()
