@@ -10,7 +10,14 @@ import time
 from typing import TYPE_CHECKING
 
 from orchestrator import DEFAULT_LAYOUT
-from orchestrator.cli.common import CommandFactory, fleet_argument, tmux_of, warn
+from orchestrator.cli.common import (
+    CommandFactory,
+    fleet_argument,
+    fleet_of,
+    fleet_of_session,
+    tmux_of,
+    warn,
+)
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import commands, control, restart
 from orchestrator.fleet import up as fleet
@@ -117,8 +124,7 @@ def _up(args: argparse.Namespace) -> int:
                 print(f"  {kind}: {what}")
     warn(sprawl.warning(tmux, limit))
     if args.detach:
-        flag = f" -L {tmux.socket_name}" if tmux.socket_name else ""
-        print(f"attach with: tmux{flag} attach -t {report.fleet}")
+        print(f"attach with: {shlex.join(tmux.base_args())} attach -t {report.fleet}")
         return 0
     return control.attach(tmux, report.fleet, f"={report.fleet}:{commands.AGENTS_WINDOW}")
 
@@ -163,9 +169,7 @@ def _base_command(args: argparse.Namespace, tmux: Tmux) -> str:
     """``orchestrator`` with the tmux server and history this run used, for advice to print."""
     from orchestrator.store.db import ENV_VAR
 
-    words = ["orchestrator"]
-    if tmux.socket_name:
-        words += ["-L", tmux.socket_name]
+    words = ["orchestrator", *tmux.base_args()[1:]]
     if getattr(args, "db", None):
         words += ["--db", os.environ.get(ENV_VAR, args.db)]
     return shlex.join(words)
@@ -176,7 +180,7 @@ def _restart(args: argparse.Namespace) -> int:
     from orchestrator.store.db import Store
 
     tmux = tmux_of(args)
-    name = control.resolve_fleet_name(tmux, args.fleet)
+    name = fleet_of_session(tmux, args, args.name) or fleet_of(tmux, args)
     resume_id = None
     if not args.no_resume:
         with Store() as store:
@@ -191,7 +195,7 @@ def _restart(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     tmux = tmux_of(args)
-    name = control.resolve_fleet_name(tmux, args.fleet)
+    name = fleet_of(tmux, args)
     ended = control.down(tmux, name)
     print(f"fleet {name} ended ({len(ended)} session(s): {', '.join(ended) or 'none'})")
     return 0
@@ -201,14 +205,14 @@ def _dashboard(args: argparse.Namespace) -> int:
     from orchestrator import tui
 
     tmux = tmux_of(args)
-    return tui.run(tmux, control.resolve_fleet_name(tmux, args.fleet))
+    return tui.run(tmux, fleet_of(tmux, args))
 
 
 def _jump(args: argparse.Namespace) -> int:
     from orchestrator.fleet import jump
 
     tmux = tmux_of(args)
-    name = control.resolve_fleet_name(tmux, args.fleet)
+    name = (args.name and fleet_of_session(tmux, args, args.name)) or fleet_of(tmux, args)
     jump.install_back_key(tmux)
     # `tmux attach` needs a terminal on standard input; a script or a notification has none.
     terminal = sys.stdin.isatty()
@@ -234,4 +238,4 @@ def _watch(args: argparse.Namespace) -> int:
     from orchestrator.cli import watch as watcher
 
     tmux = tmux_of(args)
-    return watcher.run_watcher(tmux, control.resolve_fleet_name(tmux, args.fleet))
+    return watcher.run_watcher(tmux, fleet_of(tmux, args))

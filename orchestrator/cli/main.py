@@ -35,7 +35,15 @@ def _socket_options() -> _Parser:
         "--socket-name",
         metavar="NAME",
         default=argparse.SUPPRESS,
-        help="tmux server socket name, as tmux -L (default: $ORCHESTRATOR_SOCKET or tmux's own)",
+        help="tmux server socket name, as tmux -L (default: $ORCHESTRATOR_SOCKET, else the "
+        "server this runs in, else tmux's own)",
+    )
+    common.add_argument(
+        "-S",
+        "--socket-path",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="tmux server socket path, as tmux -S",
     )
     common.add_argument(
         "--db",
@@ -71,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``orchestrator`` and ``orc`` commands."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # As typed, for hints that give the same command back with one thing added (--fleet).
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if getattr(args, "db", None):
         # Through the environment, so the watcher and dashboard that `up` starts use it too.
         from orchestrator.store.db import ENV_VAR

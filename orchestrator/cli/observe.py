@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.cli.common import CommandFactory, fleet_argument, tmux_of, warn
+from orchestrator.cli.common import CommandFactory, fleet_argument, fleet_of, tmux_of, warn
 from orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
@@ -63,11 +63,10 @@ def add_commands(command: CommandFactory) -> None:
 
 
 def _checkin(args: argparse.Namespace) -> int:
-    from orchestrator.fleet import control
     from orchestrator.watch import checkin
 
     tmux = tmux_of(args)
-    digest = checkin.gather(tmux, control.resolve_fleet_name(tmux, args.fleet))
+    digest = checkin.gather(tmux, fleet_of(tmux, args))
     if args.json:
         print(json.dumps(digest.to_json(), indent=2))
     else:

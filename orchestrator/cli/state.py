@@ -6,8 +6,9 @@ import argparse
 import json
 import time
 
-from orchestrator.cli.common import CommandFactory, tmux_of, warn
+from orchestrator.cli.common import CommandFactory, fleet_of_session, tmux_of, warn
 from orchestrator.cli.worktree import branch_cell
+from orchestrator.errors import NotFoundError
 from orchestrator.fleet import published
 
 
@@ -86,7 +87,14 @@ def _table(rows: list[dict[str, object]]) -> str:
 def _explain(args: argparse.Namespace) -> int:
     from orchestrator.watch import status
 
-    print(status.explain(tmux_of(args), args.name, args.fleet))
+    tmux = tmux_of(args)
+    fleet = fleet_of_session(tmux, args, args.name)
+    if fleet is None:
+        raise NotFoundError(
+            f"no session named {args.name!r} on this tmux server",
+            hint="run `orchestrator status` to list sessions (and check -L/--socket-name)",
+        )
+    print(status.explain(tmux, args.name, fleet))
     return 0
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from orchestrator.cli.common import CommandFactory, Handler, tmux_of
+from orchestrator.cli.common import CommandFactory, Handler, fleet_of_session, tmux_of
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.git import clean as cleanup
@@ -113,7 +113,8 @@ def _target(args: argparse.Namespace) -> tuple[Path, WorktreeSettings | None]:
 
 
 def _spec(args: argparse.Namespace, tmux: Tmux) -> WorktreeSpec:
-    panes = list_sessions(tmux, args.fleet)
+    # The fleet by the rule every command follows (the fleet this runs in wins over others).
+    panes = list_sessions(tmux, args.fleet or fleet_of_session(tmux, args, args.name))
     folder, settings = _target(args)
     if settings is None and not any(pane.name == args.name for pane in panes):
         # Not in a repository: `locate` says so, naming the session it looked for.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
+from collections.abc import Callable, Sequence
 
 from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.tmux.client import Tmux
@@ -23,8 +25,14 @@ def down(tmux: Tmux, name: str) -> list[str]:
     return ended
 
 
-def resolve_fleet_name(tmux: Tmux, name: str | None) -> str:
-    """The fleet a command means: the one named, the one we are inside, or the only one."""
+def resolve_fleet_name(
+    tmux: Tmux, name: str | None, *, again: Callable[[str], str] | None = None
+) -> str:
+    """The fleet a command means: the one named, the one we are inside, or the only one.
+
+    ``again(fleet)`` gives the user's command with that fleet named, for the hint when several
+    fleets run and none is named.
+    """
     names = fleet_names(tmux)
     if name:
         if name not in names:
@@ -33,27 +41,62 @@ def resolve_fleet_name(tmux: Tmux, name: str | None) -> str:
                 hint="run `orchestrator status` to list fleets (and check -L/--socket-name)",
             )
         return name
-    inside = _current_tmux_session(tmux)
+    inside = current_fleet(tmux)
     if inside in names:
         return inside
     if len(names) == 1:
         return names[0]
     if not names:
         raise NotFoundError(
-            "no fleet is running on this tmux server", hint="start one with `orchestrator up`"
+            "no fleet is running on this tmux server",
+            hint="start one with `orchestrator up` (or check -L/--socket-name)",
         )
     raise OrchestratorError(
-        f"several fleets are running ({', '.join(names)}); name one",
-        hint="e.g. `orchestrator down NAME`",
+        f"several fleets are running ({', '.join(names)}); say which one",
+        hint=_name_it(names, again),
     )
 
 
-def _current_tmux_session(tmux: Tmux) -> str | None:
-    pane = os.environ.get("TMUX_PANE")
-    if not pane or not os.environ.get("TMUX"):
+def _name_it(fleets: Sequence[str], again: Callable[[str], str] | None) -> str:
+    if again is None:
+        return f"name the fleet with --fleet ({', '.join(fleets)})"
+    return f"name the fleet, e.g. `{again(fleets[0])}`"
+
+
+def session_fleet(
+    tmux: Tmux, name: str | None, session: str, *, again: Callable[[str], str] | None = None
+) -> str | None:
+    """The fleet of the running session ``session``, by the one rule every command follows.
+
+    The fleet named, else the fleet this process runs in if it has that session, else the one
+    fleet that has it; with several, an error asking for ``--fleet``. None when no fleet on the
+    server has a session of that name.
+    """
+    if name:
+        return resolve_fleet_name(tmux, name)
+    having = sorted({pane.fleet for pane in list_sessions(tmux) if pane.name == session})
+    if len(having) > 1:
+        inside = current_fleet(tmux)
+        if inside in having:
+            return inside
+        raise OrchestratorError(
+            f"several fleets have a session named {session!r} ({', '.join(having)})",
+            hint=_name_it(having, again),
+        )
+    return having[0] if having else None
+
+
+def current_fleet(tmux: Tmux) -> str | None:
+    """The fleet this process runs in: the one of its pane (``$TMUX_PANE``) or, from a key
+    binding's ``run-shell``, of the tmux session ``$TMUX`` names; None elsewhere."""
+    if not tmux.holds_this_process():
         return None
-    rows = tmux.query(["display-message", "-p", "-t", pane], ("session_name",))
-    return rows[0]["session_name"] if rows else None
+    session = os.environ.get("TMUX", "").split(",")[-1]
+    target = os.environ.get("TMUX_PANE") or (f"${session}" if session.isdigit() else "")
+    if not target:
+        return None
+    rows = tmux.query(["display-message", "-p", "-t", target], ("@orc_fleet",))
+    return (rows[0].get("@orc_fleet") or None) if rows else None
 
 
 def attach(tmux: Tmux, name: str, target: str | None = None) -> int:
@@ -74,4 +117,4 @@ def attach(tmux: Tmux, name: str, target: str | None = None) -> int:
 
 
 def _socket_flag(tmux: Tmux) -> str:
-    return f" -L {tmux.socket_name}" if tmux.socket_name else ""
+    return "".join(f" {shlex.quote(word)}" for word in tmux.base_args()[1:])

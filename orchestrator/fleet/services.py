@@ -23,9 +23,7 @@ _SERVICE_COMMAND = {"dashboard": "dashboard", "watcher": "watch"}
 
 def service_argv(tmux: Tmux, fleet_name: str, kind: str) -> list[str]:
     """The command a service window runs."""
-    argv = [sys.executable, "-m", "orchestrator"]
-    if tmux.socket_name:
-        argv += ["-L", tmux.socket_name]
+    argv = [sys.executable, "-m", "orchestrator", *tmux.base_args()[1:]]
     return [*argv, _SERVICE_COMMAND[kind], fleet_name]
 
 

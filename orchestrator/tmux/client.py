@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import TmuxError
@@ -116,6 +117,32 @@ class Tmux:
         return self._server
 
     @classmethod
+    def of_environment(cls) -> Tmux | None:
+        """The server this process runs inside (``$TMUX``), as tmux itself picks it when given
+        no ``-L`` or ``-S``; None outside tmux.
+
+        Also set for ``run-shell`` commands, e.g. a key binding running ``orchestrator``.
+        """
+        path = os.environ.get("TMUX", "").split(",")[0]
+        if not path:
+            return None
+        if same_file(Path(path).parent, default_socket_dir()):
+            name = Path(path).name
+            return cls(socket_name=None if name == "default" else name)
+        return cls(socket_path=path)
+
+    def socket_file(self) -> Path:
+        """The server's socket, worked out as tmux does (no tmux call)."""
+        if self.socket_path:
+            return Path(self.socket_path)
+        return default_socket_dir() / (self.socket_name or "default")
+
+    def holds_this_process(self) -> bool:
+        """Whether this process runs inside a pane (or a ``run-shell``) of this server."""
+        here = Tmux.of_environment()
+        return here is not None and same_file(here.socket_file(), self.socket_file())
+
+    @classmethod
     def from_server(cls, server: libtmux.Server) -> Tmux:
         """Wrap an existing libtmux server (tests get theirs from libtmux's pytest plugin)."""
         path = server.socket_path
@@ -182,6 +209,16 @@ class Tmux:
         fmt = FIELD_SEP.join("#{" + field + "}" for field in fields)
         rows = self.run([*scope, "-F", fmt], check=False)
         return [dict(zip(fields, row.split(FIELD_SEP), strict=False)) for row in rows if row]
+
+
+def default_socket_dir() -> Path:
+    """The folder of tmux's named sockets: ``$TMUX_TMPDIR/tmux-UID`` (``/tmp`` by default)."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.geteuid()}"
+
+
+def same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name the same file (symbolic links resolved)."""
+    return os.path.realpath(one) == os.path.realpath(other)
 
 
 MAX_CHAIN = 12000
