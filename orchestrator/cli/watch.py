@@ -19,7 +19,14 @@ from orchestrator.layout import load, user
 from orchestrator.runtime import LockHeld
 from orchestrator.store import history
 from orchestrator.store.db import Store
-from orchestrator.subscribers import checkin, first_prompt, notify, notify_settings, on_commands
+from orchestrator.subscribers import (
+    checkin,
+    first_prompt,
+    looks,
+    notify,
+    notify_settings,
+    on_commands,
+)
 from orchestrator.subscribers.history import record_history
 from orchestrator.tmux.client import Tmux
 from orchestrator.watch.watcher import Watcher
@@ -75,6 +82,7 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     if notify_settings.ENV_VAR in os.environ:  # `up` always passes it; by hand, when set
         notify_settings.record_switch(tmux, fleet)
     notifier = notify.subscribe(watcher, settings)
+    looks.subscribe(watcher)
     workflow = _workflow_settings(layout_path)
     on_commands.subscribe(watcher, workflow.rules)
     checkin.start(tmux, fleet, workflow.checkin, notifier)

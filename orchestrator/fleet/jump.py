@@ -65,6 +65,21 @@ def viewed_panes(tmux: Tmux) -> set[str]:
     return {client.pane_id for client in clients(tmux)}
 
 
+SHOWN_PANES = "#{window_id} #{pane_id}#{?window_zoomed_flag,, #{P:#{pane_id} }}"
+"""A ``list-clients`` format: the client's current window, its active pane, then every pane on
+screen (all the window's panes, or only the active one while it is zoomed)."""
+SHOWN_BY_PEOPLE = "#{?client_control_mode,," + SHOWN_PANES + "}"
+"""The same for attached terminals only: a control-mode client (the watcher's) shows nobody
+anything, and prints an empty line."""
+
+
+def visible_panes(tmux: Tmux) -> set[str]:
+    """Every pane on someone's screen now: all the panes of each window an attached client
+    (not a control-mode one) shows, but only the active one of a zoomed window. One tmux call."""
+    lines = tmux.run(["list-clients", "-F", SHOWN_BY_PEOPLE], check=False)
+    return {pane for line in lines for pane in line.split()[1:]}
+
+
 def waiting_order(panes: Iterable[PaneInfo]) -> list[str]:
     """Names of the sessions awaiting input, the one waiting longest first."""
     waiting = [p for p in panes if p.kind == "agent" and p.state == State.AWAITING_INPUT.value]

@@ -13,12 +13,14 @@ such as the watcher's, do not count) whose current window is the dashboard's. :m
 asks only that, so a dashboard nobody looks at can check cheaply, and a hidden dashboard's
 snapshots leave the branch column as it was (see :mod:`orchestrator.tui.branches`).
 
-"Seen" is tracked here: a session counts as looked at while its pane is the active pane of an
-attached client's current window, or while the dashboard previews it. A session whose turn ended
-(working or awaiting input, then idle or exited) after the user last looked at it is "finished,
-not yet looked at"; one that never ran a turn is plain idle (see :mod:`orchestrator.watch.turns`).
-Looks at finished sessions are shared with check-ins through ``seen.json``
-(:mod:`orchestrator.watch.checkin`).
+"Seen" is tracked here: a session counts as looked at while its pane is on screen (any pane of
+an attached client's current window; only the active one while the window is zoomed), or while
+the dashboard previews it. A session whose turn ended (working or awaiting input, then idle or
+exited) after the user last looked at it is "finished, not yet looked at"; one that never ran a
+turn is plain idle (see :mod:`orchestrator.watch.turns`). Looks at finished sessions are kept in
+``seen.json`` (:mod:`orchestrator.watch.checkin`), which check-ins read, a dashboard started again
+reads back, and the watcher adds to when a turn ends on screen
+(:mod:`orchestrator.subscribers.looks`).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ VISIBLE_FRESH = 2.0
 _CLIENT_MARK = "@@orc-client@@ "
 _SELF_MARK = "@@orc-self@@ "
 # A control-mode client (the watcher's) is attached but shows nobody anything.
-_CLIENT_FMT = "#{?client_control_mode,," + _CLIENT_MARK + "#{window_id} #{pane_id}}"
+_CLIENT_FMT = "#{?client_control_mode,," + _CLIENT_MARK + jump_mod.SHOWN_PANES + "}"
 
 
 @dataclass(frozen=True)
@@ -207,15 +209,15 @@ class TmuxBackend:
         return commands
 
     def _learn_clients(self, lines: list[str]) -> set[str]:
-        """Note whether a client shows the dashboard's window; return the panes clients show."""
+        """Note whether a client shows the dashboard's window; return the panes on screen."""
         own_window, windows, viewed = None, set(), set()
         for line in lines:
             if line.startswith(_SELF_MARK):
                 own_window = line[len(_SELF_MARK) :].strip()
             elif line.startswith(_CLIENT_MARK):
-                window, _, pane = line[len(_CLIENT_MARK) :].strip().partition(" ")
+                window, *shown = line[len(_CLIENT_MARK) :].split()
                 windows.add(window)
-                viewed.add(pane)
+                viewed.update(shown)
         self._shown = not self.own_pane or own_window in windows
         self._shown_at = time.monotonic()
         return viewed
@@ -261,7 +263,7 @@ class TmuxBackend:
 
     def snapshot(self) -> list[SessionRow]:
         """Every session of the fleet, in pane order (one tmux call, at most every
-        :data:`LIST_EVERY` while the watcher publishes; one file read). While nobody sees the
+        :data:`LIST_EVERY` while the watcher publishes; two small file reads). While nobody sees the
         dashboard the branch column is left as it was."""
         published = self._published()
         if (
@@ -280,7 +282,11 @@ class TmuxBackend:
             self.processes.refresh(pane.pane_pid for pane in panes if pane.pane_pid)
             self._last_process = now
         rows = []
+        kept = checkin.read_seen(self.folder)  # an earlier dashboard's looks, and the watcher's
         with self._lock:
+            for name, at in kept.items():
+                self.seen[name] = max(at, self.seen.get(name, 0.0))
+                self._shared[name] = max(at, self._shared.get(name, 0.0))
             self._pane_ids = {pane.name: pane.pane_id for pane in panes}
             for pane in panes:
                 if pane.pane_id in viewed:

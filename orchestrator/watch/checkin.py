@@ -11,11 +11,13 @@ The workflow asks for a look at every session every 15-30 minutes. A digest list
 the watcher published on the panes (one tmux call), the end of each session's latest turn from the
 watcher's ``transitions.jsonl`` (:class:`~orchestrator.watch.turns.Turns`), and when each session
 was last looked at: ``seen.json`` in the fleet's runtime folder, which the dashboard writes when it
-sees a finished session, plus the panes attached clients show right now.
+sees a finished session (and the watcher when a turn ends on screen), plus the panes on attached
+clients' screens right now.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -155,11 +157,14 @@ def read_seen(folder: Path) -> dict[str, float]:
 
 
 def note_seen(folder: Path, seen: Mapping[str, float]) -> None:
-    """Merge ``seen`` (name -> when) into ``seen.json``, keeping the later time of each."""
-    merged = read_seen(folder)
-    for name, at in seen.items():
-        merged[name] = max(at, merged.get(name, 0.0))
-    write_json(folder / SEEN_FILE, merged)
+    """Merge ``seen`` (name -> when) into ``seen.json``, keeping the later time of each. The
+    dashboard and the watcher both write it: a lock keeps one's merge from undoing the other's."""
+    with (folder / f".{SEEN_FILE}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged = read_seen(folder)
+        for name, at in seen.items():
+            merged[name] = max(at, merged.get(name, 0.0))
+        write_json(folder / SEEN_FILE, merged)
 
 
 def write_json(path: Path, data: object) -> None:
@@ -177,7 +182,7 @@ def gather(tmux: Tmux, fleet: str, *, runtime: Path | None = None) -> Digest:
     turns = Turns(folder / "transitions.jsonl")
     turns.read_log()
     seen = read_seen(folder)
-    viewed = jump.viewed_panes(tmux)
+    viewed = jump.visible_panes(tmux)
     sessions = []
     for pane in list_sessions(tmux, fleet):
         state, reason = published.describe_state(pane)
