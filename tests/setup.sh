@@ -3,7 +3,9 @@
 #   - tmux 3.2+ and git (Debian/Ubuntu packages, when missing),
 #   - the package with its dev tools in ./.venv,
 #   - the Claude Code CLI pinned in tests/claude-cli (the end-to-end tests drive it for real,
-#     against a scripted API server on 127.0.0.1).
+#     against a scripted API server on 127.0.0.1),
+#   - the other agents the end-to-end tests drive the same way: Codex CLI (tests/codex-cli) and
+#     Gemini CLI (tests/gemini-cli) from npm, aider in its own venv (tests/aider-cli/venv).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,4 +44,14 @@ fi
 if [ ! -x tests/claude-cli/node_modules/.bin/claude ]; then
     npm ci --prefix tests/claude-cli --no-audit --no-fund --loglevel=error
 fi
-echo "setup: ready ($(tmux -V), Claude Code $(tests/claude-cli/node_modules/.bin/claude --version 2>/dev/null | cut -d" " -f1), $(.venv/bin/python --version))"
+for agent in codex gemini; do
+    if [ ! -x "tests/$agent-cli/node_modules/.bin/$agent" ]; then
+        npm ci --prefix "tests/$agent-cli" --no-audit --no-fund --loglevel=error
+    fi
+done
+if [ ! -x tests/aider-cli/venv/bin/aider ]; then
+    python3 -m venv tests/aider-cli/venv
+    tests/aider-cli/venv/bin/python -m pip install --quiet --disable-pip-version-check \
+        -r tests/aider-cli/requirements.txt
+fi
+echo "setup: ready ($(tmux -V), Claude Code $(tests/claude-cli/node_modules/.bin/claude --version 2>/dev/null | cut -d" " -f1), Codex $(tests/codex-cli/node_modules/.bin/codex --version 2>/dev/null | awk '{print $NF}'), Gemini CLI $(tests/gemini-cli/node_modules/.bin/gemini --version 2>/dev/null), $(tests/aider-cli/venv/bin/aider --version 2>/dev/null), $(.venv/bin/python --version))"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from orchestrator.agents.claude import CLAUDE
+from orchestrator.agents.codex import CODEX
+from orchestrator.agents.gemini import GEMINI
 from orchestrator.agents.profile import AgentProfile
 from orchestrator.agents.shell import SHELL
 from orchestrator.detect.screen import RuleSet
 
-PROFILES: dict[str, AgentProfile] = {profile.name: profile for profile in (CLAUDE, SHELL)}
+BUILT_IN = (CLAUDE, CODEX, GEMINI, SHELL)
+"""The agents the tool ships, each one module in this package."""
+
+PROFILES: dict[str, AgentProfile] = {profile.name: profile for profile in BUILT_IN}
 
 UNKNOWN = AgentProfile(name="unknown", command=())
 """What an agent the tool does not know (a pane tagged by another version) is taken for: a plain

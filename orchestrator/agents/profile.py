@@ -42,6 +42,9 @@ class AgentProfile:
     ``permission_mode``. A pair per option keeps the profile hashable."""
     permission_modes: tuple[str, ...] = ()
     """The values its ``permission_mode`` flag takes (as the agent's own ``--help`` lists them)."""
+    enter_delay: float = 0.2
+    """Seconds between typing a prompt and pressing Enter: agents read text and an Enter that
+    arrive together as one paste (Claude Code 0.2 s, Codex 0.5 s)."""
 
     def launch_argv(
         self,
@@ -70,6 +73,14 @@ class AgentProfile:
             if flag and value:
                 args += [flag, value]
         return args
+
+    def launch_env(
+        self, fleet: str, session: str, env: Mapping[str, str], runtime: Path | None = None
+    ) -> dict[str, str]:
+        """Variables the session's pane gets on top of its own environment ``env`` to wire our
+        hooks into the agent (none by default)."""
+        del fleet, session, env, runtime
+        return {}
 
     def resume_args(self, conversation: str | None) -> list[str]:
         """The arguments that continue ``conversation`` (none when there is nothing to resume)."""

@@ -26,6 +26,9 @@ class Rule:
     pattern: re.Pattern[str]
     reason: str
     context: re.Pattern[str] | None = None
+    unless: re.Pattern[str] | None = None
+    """The rule does not count when this pattern is found on a line above the matched one
+    (an agent whose idle footer stays on screen under its working marker)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ def parse_rules(profile: str, text: str) -> RuleSet:
         if state not in PRIORITY:
             raise ValueError(f"rule {entry['name']!r}: screens can say only {list(PRIORITY)}")
         context = entry.get("context")
+        unless = entry.get("unless")
         rules.append(
             Rule(
                 name=entry["name"],
@@ -66,6 +70,7 @@ def parse_rules(profile: str, text: str) -> RuleSet:
                 pattern=re.compile(entry["pattern"]),
                 reason=entry.get("reason", "{0}"),
                 context=re.compile(context) if context else None,
+                unless=re.compile(unless) if unless else None,
             )
         )
     rules.sort(key=lambda rule: PRIORITY[rule.state])
@@ -91,6 +96,8 @@ def classify(screen: str, rules: RuleSet) -> ScreenMatch | None:
                 continue
             fields = _context(rule, lines, index)
             if fields is None:
+                continue
+            if rule.unless is not None and any(rule.unless.search(x) for x in lines[:index]):
                 continue
             return ScreenMatch(
                 state=rule.state,

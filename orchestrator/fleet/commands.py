@@ -25,6 +25,7 @@ DEFAULT_SIZE = (200, 50)
 def session_env(fleet: Fleet, plan: SessionPlan) -> dict[str, str]:
     """The environment a session's pane gets on top of the tmux server's."""
     env = dict(plan.env)
+    env.update(plan.agent.launch_env(fleet.name, plan.name, plan.env))
     env["ORCHESTRATOR_FLEET"] = fleet.name
     env["ORCHESTRATOR_SESSION"] = plan.name
     return env

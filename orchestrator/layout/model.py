@@ -47,7 +47,9 @@ class _Strict(BaseModel):
 class Defaults(_Strict):
     """Settings shared by every session; a session's own value wins."""
 
-    agent: str = Field("claude", description="Agent profile: 'claude' or 'shell'.")
+    agent: str = Field(
+        "claude", description="Agent profile: 'claude', 'codex', 'gemini' or 'shell'."
+    )
     role: str = Field("", description="What the sessions are for, unless a session says.")
     cwd: str = Field(".", description="Working folder, relative to the layout's root.")
     args: list[str] = Field(

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.model import State
 from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
@@ -79,16 +80,17 @@ class FirstPrompts:
         self.store.add_prompt(self.watcher.fleet, name, text, source=SOURCE)
         log.info("sending the layout prompt to %s", name)
         # Typed from a thread: the Enter delay must not hold up the watcher's round.
+        delay = profile_of(pane.agent).enter_delay
         thread = threading.Thread(
-            target=self._send, args=(pane.pane_id, text), name=f"prompt-{name}"
+            target=self._send, args=(pane.pane_id, text, delay), name=f"prompt-{name}"
         )
         thread.daemon = True
         thread.start()
         self.threads.append(thread)
 
-    def _send(self, pane_id: str, text: str) -> None:
+    def _send(self, pane_id: str, text: str, delay: float) -> None:
         try:
-            send_keys(self.watcher.tmux, pane_id, text)
+            send_keys(self.watcher.tmux, pane_id, text, delay)
         except Exception:
             log.exception("sending the layout prompt to pane %s failed", pane_id)
 

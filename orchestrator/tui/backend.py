@@ -38,7 +38,7 @@ from typing import Protocol
 import watchfiles
 
 from orchestrator import paths
-from orchestrator.agents.catalog import PROFILES
+from orchestrator.agents.catalog import PROFILES, profile_of
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
@@ -405,13 +405,15 @@ class TmuxBackend:
         (a moment later: Claude Code takes a fast paste and its Enter as one paste)."""
         from orchestrator.store import history
 
-        panes = self._panes(names)
+        wanted = set(names)
+        targets = [p for p in list_sessions(self.tmux, self.fleet) if p.name in wanted]
         for name in names:
             history.record_prompt(self.fleet, name, text, source="dashboard")
-        typed, enter = prompt_commands(panes, text)
+        typed, enter = prompt_commands([p.pane_id for p in targets], text)
         if typed:
             self.tmux.run(*typed)
-            time.sleep(ENTER_DELAY)
+            # The slowest reader among them sets the pause (Codex needs more than Claude).
+            time.sleep(max(ENTER_DELAY, *(profile_of(p.agent).enter_delay for p in targets)))
             self.tmux.run(*enter)
 
     def interrupt(self, names: Sequence[str]) -> None:
