@@ -158,7 +158,8 @@ def test_unknown_agent(tmp_path: Path) -> None:
     path = write(tmp_path, 'name = "x"\n[[sessions]]\nname = "a"\nagent = "gpt"\n')
     with pytest.raises(
         LayoutError,
-        match=r"line 4, sessions\[0\] \(a\)\.agent: unknown agent 'gpt'\n.*use one of: claude, codex, gemini, shell",
+        match=r"line 4, sessions\[0\] \(a\)\.agent: unknown agent 'gpt'\n.*use one of: "
+        r"claude, codex, gemini, shell",
     ):
         layout.load_fleet(str(path))
     text = 'name = "x"\n[defaults]\nagent = "gpt"\n[[sessions]]\nname = "a"\n'
