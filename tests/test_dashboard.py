@@ -268,3 +268,16 @@ def test_snapshot_help(snap_compare: object) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_an_error_sorts_with_awaiting_input_and_is_named() -> None:
+    from orchestrator.tui.rows import look
+    from orchestrator.tui.session_list import display_order, next_waiting, title_text
+
+    rows = demo_rows()
+    rows[3] = dataclasses.replace(rows[3], state="error", since=(rows[3].since or 0) - 1000)
+    order = [r.name for r in display_order(rows, waiting_first=True)]
+    assert order == ["docs-4", "git-5", "test-2", "dev-1", "research-3"]
+    assert next_waiting(rows, None) == "docs-4"
+    assert title_text("f", rows) == "fleet f: 5 session(s), 2 awaiting input, 1 stopped on an error"
+    assert look(rows[3]).word == "ERROR"

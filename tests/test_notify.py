@@ -34,6 +34,7 @@ def test_which_changes_notify() -> None:
     quiet = notify.Notifier(Tmux("unused"), "ntf", NotifySettings())
     assert quiet.wants(change("working", "awaiting_input"))
     assert not quiet.wants(change("working", "idle"))
+    assert quiet.wants(change("working", "error"))
     finished = notify.Notifier(Tmux("unused"), "ntf", NotifySettings(turn_finished=True))
     assert finished.wants(change("working", "idle"))
     off = notify.Notifier(Tmux("unused"), "ntf", NotifySettings(enabled=False))

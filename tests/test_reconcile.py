@@ -8,6 +8,7 @@ from orchestrator.agents.claude import CLAUDE, RegistryEntry, registry_signal
 from orchestrator.detect.hooks import HookEvent
 from orchestrator.detect.model import Source, State
 from orchestrator.detect.reconcile import GRACE, STILL, ProcessFacts, SessionTracker
+from orchestrator.detect.screen import parse_rules
 
 SCREENS = Path(__file__).parent / "screens" / "claude-2.1.197" / "w60"
 
@@ -171,3 +172,48 @@ def test_a_screen_change_dates_from_when_the_pane_last_printed() -> None:
     # Output from before the previous read says nothing about this change: the read time counts.
     t.see_screen(recorded("working"), 9.0, printed=2.0)
     assert t.screen_changed == 9.0
+
+
+def test_stop_failure_is_error_and_holds_at_the_idle_prompt() -> None:
+    t = tracker()
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    t.see_hooks(
+        [
+            hook(
+                "StopFailure",
+                10.0,
+                error="invalid_request",
+                last_assistant_message="API Error: 400 prompt is too long",
+            )
+        ]
+    )
+    t.see_screen(recorded("startup-idle"), 10.1)
+    verdict, changed = t.decide(10.2)
+    assert (verdict.state, verdict.source) == (State.ERROR, Source.HOOK)
+    assert verdict.reason == "invalid request: 400 prompt is too long"
+    assert changed
+    # The idle prompt, still for long, agrees with an agent that stopped: the error stays.
+    assert t.decide(10.1 + STILL + GRACE + 5)[0].state == State.ERROR
+    # A new turn ends it.
+    t.see_hooks([hook("UserPromptSubmit", 30.0, prompt="again")])
+    assert t.decide(30.1)[0].state == State.WORKING
+
+
+def test_a_working_screen_beats_an_old_error() -> None:
+    t = tracker()
+    t.see_hooks([hook("StopFailure", 1.0, error="server_error")])
+    t.see_screen(recorded("working"), 5.0)
+    verdict, _ = t.decide(5.0)
+    assert (verdict.state, verdict.source) == (State.WORKING, Source.SCREEN)
+
+
+def test_a_screen_error_rule_decides_without_hooks() -> None:
+    rules = parse_rules(
+        "x",
+        '[[rules]]\nname = "api-error"\nstate = "error"\npattern = "API Error: (.*)"\n'
+        'reason = "API error: {1}"\n',
+    )
+    t = SessionTracker(rules=rules, started=0.0)
+    t.see_screen("● API Error: 401 invalid x-api-key\n", 1.0)
+    verdict, _ = t.decide(1.1)
+    assert (verdict.state, verdict.reason) == (State.ERROR, "API error: 401 invalid x-api-key")

@@ -82,6 +82,30 @@ def tool_reason(tool: str, tool_input: Any, cwd: str = "") -> str:
     return f"permission for {tool}" if tool else "permission"
 
 
+ERROR_KINDS = {
+    "authentication_failed": "authentication failed",
+    "oauth_org_not_allowed": "organisation not allowed",
+    "billing_error": "billing error",
+    "rate_limit": "rate limit",
+    "overloaded": "API overloaded",
+    "invalid_request": "invalid request",
+    "model_not_found": "model not found",
+    "server_error": "API server error",
+    "max_output_tokens": "output token limit",
+}
+"""StopFailure's ``error`` values (Claude Code 2.1.x), in words."""
+
+
+def failure_reason(data: dict[str, Any]) -> str:
+    """Why a turn ended on an error, from a StopFailure payload: the kind of error, then what
+    Claude told the user (its last message carries the API's message or the limit's reset time)."""
+    kind = str(data.get("error") or "unknown")
+    words = ERROR_KINDS.get(kind, "API error" if kind == "unknown" else kind)
+    detail = str(data.get("last_assistant_message") or data.get("error_details") or "")
+    detail = detail.removeprefix("API Error: ").strip()
+    return _short(f"{words}: {detail}" if detail else words, 100)
+
+
 def state_of(event: HookEvent) -> tuple[State, str] | None:
     """The state a hook event announces, with its reason; None for events that say nothing."""
     data = event.data
@@ -106,9 +130,7 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "Stop" | "SubagentStop":
             return (State.IDLE, "turn finished") if event.name == "Stop" else None
         case "StopFailure":
-            return State.IDLE, _short(
-                "turn failed: " + str(data.get("error", data.get("reason", "")))
-            )
+            return State.ERROR, failure_reason(data)
         case "SessionEnd":
             return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
         case _:

@@ -13,8 +13,15 @@ class State(StrEnum):
     WORKING = "working"
     AWAITING_INPUT = "awaiting_input"
     IDLE = "idle"
+    ERROR = "error"
+    """The agent stopped on an error (an API error, a usage limit) and will not go on by itself."""
     EXITED = "exited"
     UNKNOWN = "unknown"
+
+
+NEEDS_USER = frozenset({State.AWAITING_INPUT.value, State.ERROR.value})
+"""States in which the agent waits for the user: sorted first, named on the status line,
+notified, and where ``jump --next`` goes."""
 
 
 NO_STATUS = "exited (tmux has no exit status for it)"

@@ -5,6 +5,9 @@ Order of trust:
 1. **process**: a dead pane, or an agent gone from under its wrapper shell, is ``exited``; nothing
    else can say otherwise.
 2. **screen, awaiting**: a menu or dialog on screen needs the user, whatever the hooks said last.
+   Then **error**: a turn that ended on an error (the screen's error line, or Claude's StopFailure
+   hook) holds while the screen shows the agent stopped (idle prompt or nothing); only a new turn
+   ends it.
 3. **hooks**: exact and instant, but with gaps: Esc at a prompt fires nothing, ``kill -9`` fires
    nothing. A hook state is trusted while it is fresh (``GRACE`` seconds) or while the screen agrees
    or says nothing; once the screen has shown something else for longer, the screen wins.
@@ -204,6 +207,14 @@ class SessionTracker:
             if hook.state == State.AWAITING_INPUT:
                 return verdict(hook, "hook and screen agree", hook.reason)
             return verdict(screen, "a prompt is on screen")
+        if screen.state == State.ERROR:
+            if hook.state == State.ERROR:
+                return verdict(hook, "hook and screen agree", hook.reason)
+            return verdict(screen, "the turn ended on an error (screen)")
+        if hook.state == State.ERROR and screen.state != State.WORKING:
+            # The agent stopped on an error and sits at its prompt: an idle-looking screen agrees.
+            # Only a new turn (a hook, or a working screen) ends it.
+            return verdict(hook, "the turn ended on an error (StopFailure hook)")
         if hook.state == State.EXITED:
             return verdict(hook, "SessionEnd hook; the process is on its way out")
         if hook.state == State.AWAITING_INPUT and (hook_fresh or not screen_checked):

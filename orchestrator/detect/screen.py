@@ -2,8 +2,8 @@
 
 Rules are data, one TOML file per agent profile in ``rules/``. A screen is read from the bottom up:
 the latest line that matches any rule decides; on the same line the state order
-awaiting_input > working > idle breaks the tie. Old spinner lines above a newer prompt therefore
-never count, and a menu under a spinner does.
+awaiting_input > error > working > idle breaks the tie. Old spinner lines above a newer prompt
+therefore never count, and a menu under a spinner does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from orchestrator.detect.model import State
 
-PRIORITY = {State.AWAITING_INPUT: 0, State.WORKING: 1, State.IDLE: 2}
+PRIORITY = {State.AWAITING_INPUT: 0, State.ERROR: 1, State.WORKING: 2, State.IDLE: 3}
 
 
 @dataclass(frozen=True)

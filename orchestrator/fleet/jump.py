@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from orchestrator.detect.model import State
+from orchestrator.detect.model import NEEDS_USER
 from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.fleet.services import ensure_service
 from orchestrator.tmux.client import Tmux, TmuxCommand, escape_format
@@ -81,8 +81,9 @@ def visible_panes(tmux: Tmux) -> set[str]:
 
 
 def waiting_order(panes: Iterable[PaneInfo]) -> list[str]:
-    """Names of the sessions awaiting input, the one waiting longest first."""
-    waiting = [p for p in panes if p.kind == "agent" and p.state == State.AWAITING_INPUT.value]
+    """Names of the sessions that need the user (awaiting input, or stopped on an error), the one
+    waiting longest first."""
+    waiting = [p for p in panes if p.kind == "agent" and p.state in NEEDS_USER]
     waiting.sort(key=lambda p: (p.since or 0.0, p.name))
     return [p.name for p in waiting]
 

@@ -1,4 +1,5 @@
-"""Notifications when a session starts awaiting input (and, if wanted, when a turn finishes).
+"""Notifications when a session starts awaiting input or stops on an error (and, if wanted,
+when a turn finishes).
 
 A watcher subscriber (:func:`subscribe`). Each notification names the session, the reason and a
 preview of the pane's last lines. It goes to the desktop (``notify-send`` or ``osascript``) when
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from orchestrator.detect.model import State
+from orchestrator.detect.model import NEEDS_USER, State
 from orchestrator.errors import SettingsError
 from orchestrator.fleet import jump
 from orchestrator.subscribers import notify_settings
@@ -99,7 +100,7 @@ class Notifier:
         """Whether this change deserves a notification."""
         if not self.settings.enabled:
             return False
-        if transition.new == State.AWAITING_INPUT.value:
+        if transition.new in NEEDS_USER:
             return True
         return (
             self.settings.turn_finished
@@ -168,7 +169,10 @@ class Notifier:
 
     def compose(self, transition: Transition, state: SessionState) -> Note:
         """The title (session and what happened), the reason, and the pane's last lines."""
-        what = "needs you" if transition.new == State.AWAITING_INPUT.value else "finished its turn"
+        what = {
+            State.AWAITING_INPUT.value: "needs you",
+            State.ERROR.value: "stopped on an error",
+        }.get(transition.new, "finished its turn")
         lines = self.tmux.run(["capture-pane", "-p", "-t", state.pane_id], check=False)
         tail = [line.rstrip() for line in lines if line.strip()][-PREVIEW_LINES:]
         body = "\n".join([state.reason, *tail]) if state.reason else "\n".join(tail)

@@ -17,7 +17,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from orchestrator.detect.model import State
+from orchestrator.detect.model import NEEDS_USER, State
 from orchestrator.tui.backend import SessionRow
 
 
@@ -34,6 +34,7 @@ LOOKS: dict[str, StateLook] = {
     State.AWAITING_INPUT.value: StateLook("◆", "NEEDS YOU", "bold black on yellow"),
     State.WORKING.value: StateLook("●", "working", "green"),
     State.IDLE.value: StateLook("○", "idle", "blue"),
+    State.ERROR.value: StateLook("▲", "ERROR", "bold white on red"),
     State.STARTING.value: StateLook("◌", "starting", "cyan"),
     State.EXITED.value: StateLook("✖", "exited", "red"),
     State.UNKNOWN.value: StateLook("?", "unknown", "magenta"),
@@ -188,7 +189,7 @@ class SessionRowView(Widget):
         self._inputs = inputs
         self.row = row
         text = render_row(row, now=now, marked=marked, threshold=threshold)
-        self.set_class(row.state == State.AWAITING_INPUT.value, "-awaiting")
+        self.set_class(row.state in NEEDS_USER, "-awaiting")
         self.set_class(forgotten(row, now, threshold), "-forgotten")
         self.set_class(selected, "-selected")
         if text.plain != self._shown.plain or text.spans != self._shown.spans:

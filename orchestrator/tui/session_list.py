@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from textual.containers import VerticalScroll
 
-from orchestrator.detect.model import State
+from orchestrator.detect.model import NEEDS_USER, State
 from orchestrator.fleet.jump import next_in
 from orchestrator.tui.backend import SessionRow
 from orchestrator.tui.rows import SessionRowView
@@ -34,16 +34,16 @@ def display_order(rows: Sequence[SessionRow], *, waiting_first: bool) -> list[Se
     in pane order."""
     if not waiting_first:
         return list(rows)
-    waiting = [r for r in rows if r.state == State.AWAITING_INPUT.value]
+    waiting = [r for r in rows if r.state in NEEDS_USER]
     waiting.sort(key=lambda r: r.since or 0.0)
-    return waiting + [r for r in rows if r.state != State.AWAITING_INPUT.value]
+    return waiting + [r for r in rows if r.state not in NEEDS_USER]
 
 
 def next_waiting(rows: Sequence[SessionRow], last: str | None) -> str | None:
     """The session to go to next among those awaiting input, the one waiting longest first,
     after ``last`` (the previous jump)."""
     waiting = sorted(
-        (r for r in rows if r.state == State.AWAITING_INPUT.value),
+        (r for r in rows if r.state in NEEDS_USER),
         key=lambda r: (r.since or 0.0, r.name),
     )
     return next_in([r.name for r in waiting], last)
@@ -52,8 +52,11 @@ def next_waiting(rows: Sequence[SessionRow], last: str | None) -> str | None:
 def title_text(fleet: str, rows: Sequence[SessionRow]) -> str:
     """The dashboard's title line: the fleet, its sessions, how many await input."""
     waiting = sum(1 for r in rows if r.state == State.AWAITING_INPUT.value)
+    errors = sum(1 for r in rows if r.state == State.ERROR.value)
     title = f"fleet {fleet}: {len(rows)} session(s)"
-    return f"{title}, {waiting} awaiting input" if waiting else title
+    if waiting:
+        title += f", {waiting} awaiting input"
+    return title + (f", {errors} stopped on an error" if errors else "")
 
 
 class SessionList(VerticalScroll):

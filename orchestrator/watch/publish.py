@@ -2,8 +2,8 @@
 
 Tmux gets the states as pane options (``@orc_state``, ``@orc_since``, ``@orc_reason``,
 ``@orc_source``, read by status lines, borders and ``status``) and the fleet's ``@orc_waiting``
-list (sessions awaiting input, longest waiting first), all in one chained call. The dashboard reads
-``state.json``, replaced atomically after each publication.
+list (sessions awaiting input or stopped on an error, longest waiting first), all in one chained
+call. The dashboard reads ``state.json``, replaced atomically after each publication.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 
-from orchestrator.detect.model import State
+from orchestrator.detect.model import NEEDS_USER
 from orchestrator.tmux.client import Tmux, tag
 from orchestrator.watch.model import SessionState, Subscriber, Transition
 
@@ -65,7 +65,7 @@ class Publisher:
             ):
                 commands.append(["set-option", "-p", "-t", state.pane_id, tag(key), value])
         waiting = sorted(
-            (s for s in states if s.state == State.AWAITING_INPUT.value),
+            (s for s in states if s.state in NEEDS_USER),
             key=lambda s: s.since,
         )
         names = " ".join(s.name for s in waiting)

@@ -23,7 +23,7 @@ TAIL = 256 * 1024
 """Bytes of the log read the first time (the latest turns), however long the log is."""
 ACTIVE = frozenset({State.WORKING.value, State.AWAITING_INPUT.value})
 """States a turn is in."""
-DONE = frozenset({State.IDLE.value, State.EXITED.value})
+DONE = frozenset({State.IDLE.value, State.ERROR.value, State.EXITED.value})
 """States a turn ends in."""
 
 

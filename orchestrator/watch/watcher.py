@@ -374,7 +374,7 @@ def _log_round(rounds: int, sessions: dict[str, Watched], due: list[Watched]) ->
 def _process_every(states: Iterable[SessionState], watched: int) -> float:
     """Seconds until the next process pass: sooner while any session is busy (or not yet
     decided), later while all are idle or exited."""
-    quiet = {State.IDLE.value, State.EXITED.value}
+    quiet = {State.IDLE.value, State.ERROR.value, State.EXITED.value}
     decided = [s.state for s in states]
     busy = len(decided) < watched or any(state not in quiet for state in decided)
     return PROCESS_EVERY if busy else PROCESS_QUIET_EVERY
