@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from orchestrator.detect.model import State
+from orchestrator.detect.model import NEEDS_USER, State
 from orchestrator.fleet import jump, published
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import Tmux
@@ -128,7 +128,7 @@ def compose(fleet: str, sessions: Iterable[Seen], now: float) -> Digest:
     digest = Digest(fleet, now)
     for session in sessions:
         spent = now - session.since if session.since else 0.0
-        if session.state == State.AWAITING_INPUT.value:
+        if session.state in NEEDS_USER:  # awaiting input, or stopped on an error
             digest.awaiting.append(Entry(session.name, spent, session.reason))
         elif (
             session.state in DONE
