@@ -159,7 +159,7 @@ class OnCommands:
     @staticmethod
     def _run(command: list[str], event: Event, timeout: float) -> Outcome:
         outcome = run_command(command, event.environment(), timeout)
-        where = f"{event.fleet}/{event.session} {event.old} -> {event.new}"
+        where = f"{event.fleet}/{event.session} {event.old or '-'} -> {event.new}"
         if outcome.problem:
             log.warning("[[on]] command %s for %s failed: %s", command, where, outcome.problem)
         else:
