@@ -102,6 +102,9 @@ def _up(args: argparse.Namespace) -> int:
     resume = None if live else _resume_choice(plan, args, tmux)
     report = fleet.up(plan, tmux, resume=resume)
     notify_settings.record_switch(tmux, report.fleet)  # the running watcher follows it too
+    from orchestrator.fleet import jump
+
+    warn(jump.install_back_key(tmux))  # the dashboard binds it too, but says so only on screen
     if report.created:
         print(
             f"fleet {report.fleet}: started {len(report.started)} session(s) "

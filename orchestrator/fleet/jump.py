@@ -146,13 +146,21 @@ def _tmux_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
-def install_back_key(tmux: Tmux) -> bool:
-    """Bind :data:`BACK_KEY` unless the user bound it to something else. True when ours."""
+def install_back_key(tmux: Tmux) -> str | None:
+    """Bind :data:`BACK_KEY` unless something else is bound to it: the user's own binding, or
+    one of tmux's defaults (``M``, ``m``, ``L``...). None when bound; else why not, for people.
+    """
     lines = tmux.run(["list-keys", "-T", "prefix", BACK_KEY], check=False)
     if lines and not any("@orc_fleet" in line for line in lines):
-        return False
+        words = lines[0].split()
+        taken = " ".join(words[words.index("prefix") + 2 :]) if "prefix" in words else lines[0]
+        return (
+            f"the back key is not bound: prefix {BACK_KEY} already does `{taken}` "
+            "(your binding or one of tmux's own)"
+            f"; set ORCHESTRATOR_BACK_KEY to a free key, or unbind {BACK_KEY} first"
+        )
     tmux.run(*back_key_commands(tmux), check=False)
-    return True
+    return None
 
 
 def find_pane(tmux: Tmux, fleet: str, name: str) -> PaneInfo:

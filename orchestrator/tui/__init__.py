@@ -14,12 +14,12 @@ def run(tmux: Tmux, fleet: str) -> int:
     from orchestrator.tui.app import run_app
     from orchestrator.tui.backend import TmuxBackend
 
-    jump.install_back_key(tmux)
+    notice = jump.install_back_key(tmux)
     # In a pane of the fleet's server the dashboard can tell whether anyone sees it.
     own_pane = os.environ.get("TMUX_PANE") if jump.inside(tmux) else None
     backend = TmuxBackend(tmux, fleet, own_pane=own_pane)
     try:
-        run_app(backend, SettingsFile())
+        run_app(backend, SettingsFile(), notice=notice)
     finally:
         backend.close()
     return 0

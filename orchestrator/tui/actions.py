@@ -40,6 +40,7 @@ class SessionActions(App[None]):
     """The dashboard's actions on the selected or marked sessions."""
 
     backend: Backend
+    notice: str | None
     rows: list[SessionRow]
     selected: str | None
     """The session under the cursor."""
@@ -124,7 +125,7 @@ class SessionActions(App[None]):
         """Show every key."""
         keys = [(key.replace("question_mark", "?"), text) for key, _, _, text in KEYS]
         keys.append(("ctrl+p", "command palette"))
-        self.push_screen(HelpScreen(keys, jump_mod.BACK_KEY))
+        self.push_screen(HelpScreen(keys, jump_mod.BACK_KEY, self.notice))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The dashboard's keys in the command palette, with Textual's own commands but those

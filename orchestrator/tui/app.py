@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -88,9 +89,12 @@ class Dashboard(SessionActions):
         settings: SettingsFile | None = None,
         live: bool = True,
         clock: Callable[[], float] = time.time,
+        notice: str | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.notice = notice
+        """Said once on start, and in the help screen (e.g. why the back key is not bound)."""
         self.forgotten_after = forgotten_after
         """Seconds awaiting input before a row is flagged (``notify.toml``'s, when ``settings``
         is given: read again whenever the file changes)."""
@@ -127,6 +131,8 @@ class Dashboard(SessionActions):
     def on_mount(self) -> None:
         """Start the workers; repaint ages once a second."""
         self.query_one("#title", Static).update(f"fleet {self.backend.fleet}")
+        if self.notice:
+            self.notify(escape(self.notice), severity="warning", timeout=30)
         self._ticker = self.set_interval(1.0, self._tick)
         self._previewer = self.set_interval(PREVIEW_EVERY, self._capture_preview)
         if self.live:
@@ -346,6 +352,8 @@ class Dashboard(SessionActions):
             subprocess.run(argv, check=False)
 
 
-def run_app(backend: Backend, settings: SettingsFile | None = None) -> None:
-    """Run the dashboard until the user quits."""
-    Dashboard(backend, settings=settings).run()
+def run_app(
+    backend: Backend, settings: SettingsFile | None = None, *, notice: str | None = None
+) -> None:
+    """Run the dashboard until the user quits; ``notice`` is said once, on start."""
+    Dashboard(backend, settings=settings, notice=notice).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -79,18 +80,26 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = _MODAL_CSS.format(name="HelpScreen")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
-    def __init__(self, keys: Sequence[tuple[str, str]], back_key: str) -> None:
+    def __init__(
+        self, keys: Sequence[tuple[str, str]], back_key: str, notice: str | None = None
+    ) -> None:
         super().__init__()
         self.keys = list(keys)
         self.back_key = back_key
+        self.notice = notice
 
     def compose(self) -> ComposeResult:
         lines = ["[b]Keys[/b]", ""]
         lines += [f"  [b]{key:<12}[/b] {what}" for key, what in self.keys]
-        lines += [
-            "",
+        back = [
             f"  In tmux, [b]prefix {self.back_key}[/b] (Ctrl-b {self.back_key} by default) brings",
             "  you back to this dashboard from any pane of the fleet.",
+        ]
+        if self.notice:
+            back = [f"  {escape(self.notice)}"]
+        lines += [
+            "",
+            *back,
             "  Quitting the dashboard leaves the fleet running.",
             "",
             "  Esc closes this screen.",
