@@ -113,3 +113,5 @@ def test_report_shows_the_fleets_conversations_tokens_and_waits(
     total = sum(w["seconds"] for row in rows.values() for w in row["waits"])
     assert attention["awaiting_input_hours"] == round(total / 3600, 4)
     assert data["sessions"]["total"] == 2
+    # Every record the real CLI wrote is of a type the report knows.
+    assert data["sessions"]["skipped_lines"] == 0

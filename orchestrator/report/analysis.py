@@ -9,6 +9,7 @@ for its means and rates, as an empty report does.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from collections import Counter
@@ -53,8 +54,6 @@ def local(at: float) -> datetime:
 
 def timezone_name() -> str:
     """The local time zone's name: ``$TZ`` when set, else the system's abbreviation."""
-    import os
-
     return os.environ.get("TZ") or time.strftime("%Z") or "UTC"
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 """Bumped whenever :func:`summarise` would read a transcript differently; the cache re-reads
 every transcript summarised by another version."""
 
@@ -40,19 +40,39 @@ EDIT_TOOLS = frozenset({"Edit", "MultiEdit", "Write"})
 """The tools whose calls count towards lines changed."""
 
 KNOWN_OTHER_TYPES = frozenset(
-    {
-        "summary",
-        "system",
-        "file-history-snapshot",
-        "queue-operation",
-        "progress",
+    # Every other entry type Claude Code 2.1.197 writes to a transcript (its own table of
+    # transcript entry types, read from the CLI).
+    [
         "attachment",
+        "system",
+        "progress",
+        "summary",
         "custom-title",
+        "ended-by-model",
+        "ai-title",
+        "last-prompt",
+        "tag",
+        "relocated",
         "agent-name",
+        "agent-color",
+        "agent-setting",
+        "pr-link",
+        "frame-link",
+        "bridge-session",
+        "file-history-snapshot",
+        "attribution-snapshot",
+        "speculation-accept",
         "mode",
         "permission-mode",
-        "last-prompt",
-    }
+        "isolation-latch",
+        "worktree-state",
+        "queue-operation",
+        "marble-origami-commit",
+        "marble-origami-snapshot",
+        "marble-origami-reset",
+        "content-replacement",
+        "fork-context-ref",
+    ]
 )
 """Record types Claude Code writes that hold nothing the report counts; skipped silently.
 Any other type is skipped *and counted*, so a new kind of record shows up in the warnings."""
@@ -274,9 +294,9 @@ def summarise(path: Path) -> Summary:
     summary = Summary(path=str(path), session_id=path.stem)
     reader = _Reader(summary)
     try:
-        with path.open("rb") as f:
+        with path.open("rb", buffering=1 << 16) as f:
             for line in f:
-                if not line.strip():
+                if len(line) < 3 and not line.strip():  # strip() would copy every long line
                     continue
                 try:
                     rec = orjson.loads(line)
