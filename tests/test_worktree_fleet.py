@@ -245,6 +245,34 @@ def test_dirty_base_is_refused(
     assert (repo / "README.md").read_text() == "changed, not committed\n"
 
 
+def test_dirty_base_is_refused_when_the_worktrees_already_exist(
+    server: libtmux.Server, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_layout(tmp_path, repo, {"dev-1": WRITES, "test-2": "exec sleep 3600"})
+    assert cli(server, "up", str(path), "-d") == 0
+    tree = repo.parent / ".app-worktrees" / "dev-1"
+    wait_for(lambda: (tree / "dev-1.txt").exists())
+
+    # While every session runs, a dirty base stops nothing: `up` has nothing to start.
+    (repo / "README.md").write_text("changed, not committed\n")
+    capsys.readouterr()
+    assert cli(server, "up", str(path), "-d") == 0
+    assert "running: dev-1, test-2" in capsys.readouterr().out
+
+    # After `down`, the worktrees exist but the sessions would start without the change.
+    assert cli(server, "down", "wt") == 0
+    err = refused_up(server, capsys, path)
+    assert "session dev-1: the base branch main checked out at" in err
+    assert f"uncommitted changes (README.md); session dev-1's worktree ({tree}) would not" in err
+    assert "commit or stash them first" in err
+    assert not Tmux.from_server(server).has_session("wt")
+    assert (tree / "dev-1.txt").read_text() == "work of dev-1\n"
+    assert (repo / "README.md").read_text() == "changed, not committed\n"
+
+    git(repo, "stash")
+    assert cli(server, "up", str(path), "-d") == 0
+
+
 def test_branch_checked_out_elsewhere_is_refused_and_earlier_sessions_undone(
     server: libtmux.Server, repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -70,7 +70,10 @@ def up(
     """
     tmux_version()
     started = time.perf_counter()
-    prepared = session_worktrees.prepare(fleet)
+    # Sessions about to start need a clean base (running ones are left as they are).
+    running = {p.name for p in list_panes(tmux, fleet.name) if p.kind == "agent" and not p.dead}
+    starting = [plan.name for plan in fleet.sessions if plan.name not in running]
+    prepared = session_worktrees.prepare(fleet, clean_base=starting)
     fleet = prepared.fleet
     try:
         if tmux.has_session(fleet.name):

@@ -13,7 +13,7 @@ takes back only what that launch made and lets git refuse anything written since
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ from orchestrator.git.worktree import (
     EnsureResult,
     WorktreeSettings,
     WorktreeSpec,
+    check_clean_base,
     ensure_worktree,
     plan_worktree,
     undo_ensure,
@@ -64,18 +65,24 @@ class Prepared:
         return kept
 
 
-def prepare(fleet: Fleet) -> Prepared:
+def prepare(fleet: Fleet, *, clean_base: Collection[str] = ()) -> Prepared:
     """Make or reuse the worktree of every session with ``worktree`` set, before tmux is touched.
 
     Every session is planned before anything is made, so a folder that is not in a repository
-    stops the launch at once. If making one fails, what this call made for the others is undone
-    and the error names the session.
+    stops the launch at once, and so does a base with uncommitted changes for the sessions in
+    ``clean_base`` (those about to start: their worktree, new or reused, would not hold the
+    changes). If making one fails, what this call made for the others is undone and the error
+    names the session.
     """
     specs: dict[str, WorktreeSpec] = {}
     for plan in fleet.sessions:
         if plan.worktree:
             try:
-                specs[plan.name] = plan_worktree(plan.cwd, plan.name, fleet.worktrees)
+                planned = plan_worktree(plan.cwd, plan.name, fleet.worktrees)
+                if plan.name in clean_base:
+                    where = f"session {plan.name}'s worktree ({planned.path})"
+                    check_clean_base(planned, what=where)
+                specs[plan.name] = planned
             except OrchestratorError as exc:
                 raise _in_session(exc, fleet, plan.name, []) from None
     prepared = Prepared(fleet)

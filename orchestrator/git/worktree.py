@@ -235,17 +235,24 @@ def _check_base(
             f"base branch {spec.base!r} does not exist in {spec.repo} (or has no commits yet)",
             hint="commit something first, or set the worktree base in the layout to a local branch",
         )
-    if allow_dirty_base:
-        return
-    for tree in trees:
+    if not allow_dirty_base:
+        check_clean_base(spec, trees, what=f"the new worktree for {spec.session}")
+
+
+def check_clean_base(
+    spec: WorktreeSpec, trees: Sequence[ListedWorktree] | None = None, *, what: str = ""
+) -> None:
+    """Refuse when the base branch, where it is checked out, has uncommitted changes to tracked
+    files: the session's worktree (``what``) would not contain them."""
+    for tree in list_worktrees(spec.repo) if trees is None else trees:
         if tree.branch != spec.base or tree.prunable:
             continue
         tracked, _ = local_changes(tree.path)
         if tracked:
             raise WorktreeError(
                 f"the base branch {spec.base} checked out at {tree.path} has uncommitted changes "
-                f"({first_few([f.path for f in tracked])}); the new worktree for {spec.session} "
-                "would not contain them",
+                f"({first_few([f.path for f in tracked])}); "
+                f"{what or f'the worktree of {spec.session}'} would not contain them",
                 hint="commit or stash them first",
             )
 
