@@ -382,3 +382,23 @@ def test_diff_lines_counts_added_plus_removed() -> None:
     assert diff_lines("same", "same") == 0
     assert diff_lines("", "1\n2") == 2
     assert diff_lines("1\n2\n3", "") == 3
+
+
+def test_a_pool_that_cannot_start_costs_only_speed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.report import cache
+
+    class NoPool:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise ValueError("bad value(s) in fds_to_keep")  # what a Textual app's stderr gives
+
+    monkeypatch.setattr(cache, "ProcessPoolExecutor", NoPool)
+    paths = []
+    for n in range(cache.POOL_FROM):
+        t = Transcript(str(tmp_path))
+        t.prompt(MON + n * H)
+        t.reply(MON + n * H + M)
+        paths.append(str(t.write(tmp_path / "claude")))
+    summaries = cache._read_all(paths, 2)
+    assert [(s.path, s.prompts, s.replies) for s in summaries] == [(p, 1, 1) for p in paths]

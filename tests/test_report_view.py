@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from orchestrator.report.cache import POOL_FROM
 from orchestrator.store.db import Store
 from orchestrator.tui.app import Dashboard
 from orchestrator.tui.report_view import ReportScreen
@@ -39,6 +40,13 @@ def claude_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
         t.reply(START + timedelta(hours=offset + 2))
         t.write(folder)
         ids.append(t.session_id)
+    # Enough single sessions, days later, that the command line would read them on a process
+    # pool (which cannot start inside a Textual app: its stderr has no file descriptor).
+    for day in range(POOL_FROM):
+        t = Transcript(str(tmp_path / "p0"))
+        t.prompt(START + timedelta(days=day + 3), "go")
+        t.reply(START + timedelta(days=day + 3, minutes=5))
+        t.write(folder)
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(folder))
     monkeypatch.setenv("ORCHESTRATOR_DB", str(tmp_path / "history.sqlite3"))
     with Store() as store:
@@ -64,7 +72,7 @@ async def test_report_key_opens_the_report_with_tables_and_pictures(
         assert isinstance(screen, ReportScreen)
         await until(pilot, lambda: screen.report is not None)
         assert screen.report is not None
-        assert screen.report.data["sessions"]["total"] == 2
+        assert screen.report.data["sessions"]["total"] == 2 + POOL_FROM
         assert screen.report.data["sessions"]["parallel"] == 2
         tables = str(screen.query_one("#tables", Static).render())
         assert "Outcomes" in tables and "Tokens and cost" in tables

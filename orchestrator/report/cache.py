@@ -10,6 +10,7 @@ reported, never cached, and tried again next time.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -21,6 +22,8 @@ from pathlib import Path
 from orchestrator.report.transcript import PARSER_VERSION, Summary, summarise
 from orchestrator.store import summaries as cache_table
 from orchestrator.store.db import Store
+
+log = logging.getLogger(__name__)
 
 POOL_FROM = 16
 """Files to read before a process pool pays for its start-up (~0.3 s to spawn two workers)."""
@@ -72,9 +75,15 @@ def _read_all(paths: Sequence[str], workers: int) -> list[Summary]:
     # spawn, not fork: the dashboard calls this from a worker thread, and forking a threaded
     # process can copy a held lock into the child.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        chunk = max(1, min(16, len(paths) // (workers * 8)))
-        return [Summary.from_json(b) for b in pool.map(_summarise_one, paths, chunksize=chunk)]
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            chunk = max(1, min(16, len(paths) // (workers * 8)))
+            return [Summary.from_json(b) for b in pool.map(_summarise_one, paths, chunksize=chunk)]
+    except (OSError, ValueError) as exc:
+        # A pool that cannot start (no file descriptors to hand its helper, no processes
+        # left) only costs speed: read here instead.
+        log.warning("reading transcripts in one process: the process pool failed (%s)", exc)
+        return [summarise(Path(p)) for p in paths]
 
 
 def scan(dirs: Iterable[Path], store: Store, *, workers: int | None = None) -> Scan:

@@ -2,13 +2,15 @@
 
 Opened with the report key from the dashboard. The report is made in a worker thread (reading
 transcripts can take seconds the first time; the cache makes later ones quick) with its own
-history store, then shown: the tables as text, the timeline and the heat map drawn by
-``textual_plotext`` with the same drawing code as the terminal's pictures. ``f`` switches
-between every Claude session and only this fleet's; ``r`` makes the report again.
+history store, reading on that one thread (see ``_make``), then shown: the tables as text, the
+timeline and the heat map drawn by ``textual_plotext`` with the same drawing code as the
+terminal's pictures. ``f`` switches between every Claude session and only this fleet's; ``r``
+makes the report again.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 from textual import work
@@ -31,6 +33,8 @@ from orchestrator.report.pictures import (
 )
 from orchestrator.report.render import render
 from orchestrator.store.db import Store
+
+log = logging.getLogger(__name__)
 
 
 class ReportScreen(Screen[None]):
@@ -86,11 +90,17 @@ class ReportScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="report")
     def _make(self, fleet: str | None) -> None:
+        # One reader, in this thread: a process pool cannot start inside a Textual app (its
+        # standard error has no file descriptor to hand the pool's helper process).
         try:
             with Store(check=False) as store:
-                report = make_report(Request(fleet=fleet), store)
+                report = make_report(Request(fleet=fleet, workers=1), store)
         except OrchestratorError as exc:
             self.app.call_from_thread(self._failed, str(exc))
+            return
+        except Exception as exc:  # a report that fails must not take the dashboard down
+            log.exception("the report failed")
+            self.app.call_from_thread(self._failed, f"failed: {exc!r}")
             return
         self.app.call_from_thread(self.show, report)
 
