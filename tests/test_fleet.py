@@ -13,6 +13,7 @@ import pytest
 
 from orchestrator.cli.main import main
 from orchestrator.errors import OrchestratorError
+from orchestrator.fleet import restart
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, fleet_lock
@@ -420,3 +421,27 @@ def test_up_does_not_claim_a_watcher_that_cannot_start(
         assert "watcher: not started: another watcher" in capsys.readouterr().out
     assert main([*socket, "up", str(path), "-d"]) == 0
     assert "watcher: started" in capsys.readouterr().out
+
+
+def test_restart_waits_for_a_session_shown_exited_to_leave_its_pane(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    """Claude reports its end before its process is gone: a session already shown as exited is
+    restarted without --force once its agent has left the pane, not refused as still running."""
+    path = tmp_path / "ending.toml"
+    path.write_text(
+        'name = "ending"\n[[sessions]]\nname = "a"\nagent = "shell"\n'
+        'command = ["sh", "-c", "trap \'sleep 1; exit 0\' TERM; while :; do sleep 0.1; done"]\n'
+    )
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux, services=())
+    pane = list_sessions(tmux, "ending")[0]
+    assert pane.pane_pid is not None and pane.started is not None
+    # What the watcher publishes when the agent's SessionEnd hook arrives, its process still up.
+    tmux.run(["set-option", "-p", "-t", pane.pane_id, "@orc_state", "exited"])
+    tmux.run(["set-option", "-p", "-t", pane.pane_id, "@orc_since", f"{pane.started + 1:.3f}"])
+    os.kill(pane.pane_pid, 15)  # it takes a second to go
+    report = restart.restart_session(tmux, "ending", "a")
+    assert report.pane_id == pane.pane_id
+    again = list_sessions(tmux, "ending")[0]
+    assert not again.dead and again.pane_pid != pane.pane_pid

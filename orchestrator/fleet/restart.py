@@ -5,15 +5,22 @@ conversation.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.fleet.commands import pane_spec, tag_pane
+from orchestrator.fleet.published import describe_state
 from orchestrator.fleet.up import up, wake_watcher
 from orchestrator.tmux.client import Tmux, tag
-from orchestrator.tmux.panes import list_sessions
+from orchestrator.tmux.panes import PaneInfo, list_sessions
+
+EXIT_GRACE = 5.0
+"""Seconds a session already shown as exited may take to leave its pane before a restart
+replaces it anyway: Claude reports its end (the ``SessionEnd`` hook) before its process has
+written its last lines and gone, and a restart that killed it then could cut its transcript."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +76,13 @@ def restart_session(
     plans = [plan for plan in plan_fleet.sessions if plan.name == name]
     if not plans:
         raise NotFoundError(f"session {name!r} is not in the layout {plan_fleet.source}")
-    pane = next((p for p in list_sessions(tmux, fleet_name) if p.name == name), None)
+    pane = _settled(tmux, fleet_name, name)
     if pane is not None and pane.cwd and not plans[0].worktree:
         # The folder it ran in: a shared layout's relative root was resolved against the folder
         # `up` ran in, which this process may not be in.
         plans[0] = dataclasses.replace(plans[0], cwd=Path(pane.cwd))
     one = dataclasses.replace(plan_fleet, sessions=(plans[0],))
-    if pane is not None and not pane.dead and not force:
+    if pane is not None and not pane.dead and not force and describe_state(pane)[0] != "exited":
         raise OrchestratorError(
             f"session {name!r} is still running (pane {pane.pane_id})",
             hint=f"use --force to end it and start it again, or `orchestrator jump {name}`",
@@ -98,3 +105,16 @@ def restart_session(
         raise
     resumed = resume_id if plan.agent.resume_args(resume_id) else None
     return RestartReport(fleet_name, name, pane.pane_id, command[1:], resumed)
+
+
+def _settled(tmux: Tmux, fleet_name: str, name: str) -> PaneInfo | None:
+    """The session's pane, after its agent has left it when the session already shows as
+    exited (up to :data:`EXIT_GRACE`): an exited session needs no ``--force``."""
+    deadline = time.monotonic() + EXIT_GRACE
+    while True:
+        pane = next((p for p in list_sessions(tmux, fleet_name) if p.name == name), None)
+        if pane is None or pane.dead or describe_state(pane)[0] != "exited":
+            return pane
+        if time.monotonic() >= deadline:
+            return pane  # its agent left from under a shell: the pane itself lives on
+        time.sleep(0.1)
