@@ -439,3 +439,77 @@ def test_diff_and_merge_find_a_session_after_its_fleet_ended(
     assert cli(server, "merge", "dev-1", "--layout", str(path)) == 0
     assert "merged 1 commit(s) of orc/dev-1 into main" in capsys.readouterr().out
     assert (repo / "late.txt").read_text() == "late\n"
+
+
+def test_clean_finds_custom_prefixes_and_folders_from_anywhere_without_the_layout(
+    server: libtmux.Server,
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = '[worktrees]\nprefix = "team/"\nfolder = "../trees"\n'
+    path = write_layout(tmp_path, repo, {"done": WRITES, "kept": WRITES}, table=table)
+    assert cli(server, "up", str(path), "-d") == 0
+    trees = repo.parent / "trees"
+    wait_for(lambda: (trees / "kept" / "kept.txt").exists())
+    git(trees / "done", "clean", "-fq")  # its only work was its scratch file
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not a repository: the running fleet is found from tmux
+
+    capsys.readouterr()
+    assert cli(server, "clean", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert f"{repo}: branches team/*, worktrees in {trees}" in out
+    assert "would keep: team/done" in out and "session done is running; end it first" in out
+
+    # The watcher wrote the fleet's layout to the history; then tmux dies (a crash).
+    from orchestrator.store.db import Store
+
+    def recorded() -> bool:
+        with Store() as store:
+            return store.fleet("wt") is not None
+
+    wait_for(recorded, what="the watcher recorded the fleet")
+    Tmux.from_server(server).run(["kill-session", "-t", "=wt"])
+
+    # In the repository (or with --repo) the branches' recorded sessions give the prefix and
+    # their worktrees the folder; from elsewhere, the history does.
+    for where, more in ((repo, []), (elsewhere, ["--repo", str(repo)]), (elsewhere, [])):
+        monkeypatch.chdir(where)
+        assert cli(server, "clean", "--dry-run", *more) == 0
+        out = capsys.readouterr().out
+        assert "would remove: team/done" in out, out
+        assert "would keep: team/kept" in out
+        assert "no running session (left by a crash or an ended fleet): done, kept" in out
+
+    # A name two branches share is refused; their branch names tell them apart.
+    git(repo, "branch", "orc/kept")
+    assert cli(server, "clean", "--dry-run", "--force", "kept") == 2
+    assert "kept names several branches (orc/kept in" in capsys.readouterr().err
+    assert cli(server, "clean", "--dry-run", "--force", "team/kept") == 0
+    out = capsys.readouterr().out
+    assert "would remove: team/kept" in out and "would remove: orc/kept" in out
+    git(repo, "branch", "-D", "orc/kept")
+
+    assert cli(server, "clean") == 0
+    out = capsys.readouterr().out
+    assert "removed: team/done" in out
+    assert "kept: team/kept" in out
+    assert branches(repo) == ["main", "team/kept"]
+    assert (trees / "kept" / "kept.txt").read_text() == "work of kept\n"
+
+
+def test_clean_outside_any_repository_with_nothing_known_says_where_it_looked(
+    server: libtmux.Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli(server, "clean", "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "no session worktrees or branches found" in out
+    assert "git init" not in out
+    assert "give --repo PATH or --layout FILE" in out

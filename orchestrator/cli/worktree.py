@@ -11,19 +11,21 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from orchestrator.cli.common import CommandFactory, Handler, fleet_of_session, tmux_of
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import worktrees as session_worktrees
+from orchestrator.fleet.clean_targets import Target, settings_in
+from orchestrator.fleet.clean_targets import find as find_targets
 from orchestrator.git import clean as cleanup
 from orchestrator.git import review
 from orchestrator.git.clean import CleanItem
 from orchestrator.git.repo import NotARepositoryError, find_repo
 from orchestrator.git.worktree import WorktreeSettings, WorktreeSpec, default_folder
 from orchestrator.tmux.client import Tmux
-from orchestrator.tmux.panes import list_sessions
+from orchestrator.tmux.panes import PaneInfo, list_sessions
 
 
 def add_commands(command: CommandFactory) -> None:
@@ -60,7 +62,8 @@ def add_commands(command: CommandFactory) -> None:
     _names(
         clean,
         "--force",
-        "also remove these items although they hold work (prints how to restore the branch)",
+        "also remove these items although they hold work (prints how to restore the branch); "
+        "a session's name, or its branch where two share a name",
     )
     _names(
         clean,
@@ -151,26 +154,96 @@ def _merge(args: argparse.Namespace, tmux: Tmux) -> int:
 
 
 def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
-    folder, settings = _target(args)
-    repo = find_repo(folder)
     panes = list_sessions(tmux)
-    settings = settings or session_worktrees.settings_from_panes(panes, repo) or WorktreeSettings()
-    live = session_worktrees.live_sessions(panes, repo, settings)
-    force, squash = set(args.force), set(args.squash_merged)
-    items = cleanup.plan_clean(repo, settings, live, assume_squash_merged=squash)
-    unknown = sorted((force | squash) - {item.spec.session for item in items})
-    if unknown:
-        known = ", ".join(item.spec.session for item in items) or "none"
-        raise OrchestratorError(
-            f"no worktree or branch named {', '.join(unknown)} with prefix "
-            f"{settings.prefix!r} in {repo} (found: {known})",
-            hint="use the names `orchestrator clean --dry-run` lists",
+    if args.layout or args.repo:
+        folder, settings = _target(args)
+        repo = find_repo(folder)
+        chosen = [settings] if settings else settings_in(repo, panes)
+        targets = [Target(repo, one) for one in chosen]
+    else:
+        targets = find_targets(panes, Path.cwd())
+    if not targets:
+        print(
+            "no session worktrees or branches found: no running fleet has worktree sessions, the "
+            f"history names no repository, and {Path.cwd()} is not in a git repository"
         )
+        print("  hint: run it in the repository, or give --repo PATH or --layout FILE")
+        return 0
+    asked = set(args.force) | set(args.squash_merged)
+    planned = [
+        (
+            target,
+            cleanup.plan_clean(
+                *target,
+                _live(panes, target),
+                assume_squash_merged=_names_in(set(args.squash_merged), target),
+            ),
+        )
+        for target in targets
+    ]
+    _check_names(asked, planned)
+    shown: set[tuple[Path, str]] = set()
+    for target, items in planned:
+        fresh = [item for item in items if (target.repo, item.spec.branch) not in shown]
+        shown.update((target.repo, item.spec.branch) for item in items)
+        if fresh or len(targets) == 1:
+            force = _names_in(set(args.force), target)
+            squash = _names_in(set(args.squash_merged), target)
+            _clean_one(args, panes, target, fresh, force, squash)
+    return 0
+
+
+def _live(panes: Sequence[PaneInfo], target: Target) -> frozenset[str]:
+    return session_worktrees.live_sessions(panes, target.repo, target.settings)
+
+
+def _names_in(names: set[str], target: Target) -> set[str]:
+    """The session names ``--force``/``--squash-merged`` mean in ``target``: a session's name,
+    or its branch (``team/dev-1``), which tells two sessions of one name apart."""
+    prefix = target.settings.prefix
+    found = {name for name in names if "/" not in name}
+    return found | {name.removeprefix(prefix) for name in names if name.startswith(prefix)}
+
+
+def _check_names(names: set[str], planned: Sequence[tuple[Target, Sequence[CleanItem]]]) -> None:
+    """Refuse --force/--squash-merged names that match no item, or several."""
+    for name in sorted(names):
+        matches = {
+            (target.repo, item.spec.branch)
+            for target, items in planned
+            for item in items
+            if item.spec.session in _names_in({name}, target)
+        }
+        if not matches:
+            known = sorted({item.spec.session for _, items in planned for item in items})
+            where = ", ".join(sorted({f"{t.repo} ({t.settings.prefix}*)" for t, _ in planned}))
+            raise OrchestratorError(
+                f"no worktree or branch named {name} in {where} (found: "
+                f"{', '.join(known) or 'none'})",
+                hint="use the names `orchestrator clean --dry-run` lists",
+            )
+        if len(matches) > 1:
+            which = ", ".join(f"{branch} in {repo}" for repo, branch in sorted(matches))
+            raise OrchestratorError(
+                f"{name} names several branches ({which})",
+                hint="name the branch instead (e.g. `--force BRANCH`), or give --repo PATH",
+            )
+
+
+def _clean_one(
+    args: argparse.Namespace,
+    panes: Sequence[PaneInfo],
+    target: Target,
+    items: Sequence[CleanItem],
+    force: set[str],
+    squash: set[str],
+) -> None:
+    repo, settings = target.repo, target.settings
     where = settings.folder or default_folder(repo)
     print(f"{repo}: branches {settings.prefix}*, worktrees in {where}")
     if not items:
         print("  nothing to clean")
-        return 0
+        return
     width = max(len(item.spec.session) for item in items)
     if args.dry_run:
         for item in items:
@@ -178,6 +251,7 @@ def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
             verdict = "would remove" if item.safety.safe or forced else "would keep"
             _print_item(item, width, verdict, "" if item.safety.safe else item.safety.verdict)
     else:
+        live = _live(panes, target)
         for outcome in cleanup.clean(
             repo, settings, live, force=force, assume_squash_merged=squash
         ):
@@ -189,7 +263,6 @@ def _clean(args: argparse.Namespace, tmux: Tmux) -> int:
     orphans = [item.spec.session for item in items if item.orphaned]
     if orphans:
         print(f"no running session (left by a crash or an ended fleet): {', '.join(orphans)}")
-    return 0
 
 
 def _print_item(item: CleanItem, width: int, verdict: str, detail: str) -> None:

@@ -46,6 +46,9 @@ DEFAULT_PREFIX = "orc/"
 """The branch prefix unless the layout sets one."""
 BASE_KEY = "orchestratorBase"
 """The branch config key (``branch.<branch>.orchestratorBase``) recording a branch's base."""
+SESSION_KEY = "orchestratorSession"
+"""The branch config key recording the session a branch was made for (so ``clean`` can tell a
+layout's custom prefix from the name, without the layout)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,22 @@ def recorded_base(repo: Path, branch: str) -> str | None:
     """The base recorded for ``branch`` when it was made, if any."""
     proc = run_git(repo, "config", "--get", f"branch.{branch}.{BASE_KEY}", check=False)
     return proc.stdout.strip() or None
+
+
+def recorded_branches(repo: Path) -> dict[str, str | None]:
+    """The branches made for sessions in ``repo`` (their base is recorded), each with the name of
+    its session where that is recorded too."""
+    pattern = rf"^branch\..*\.({BASE_KEY}|{SESSION_KEY})$".lower()
+    proc = run_git(repo, "config", "--get-regexp", pattern, check=False)
+    found: dict[str, str | None] = {}
+    for line in proc.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        branch, _, variable = key.removeprefix("branch.").rpartition(".")
+        if variable == SESSION_KEY.lower() and value.strip():
+            found[branch] = value.strip()
+        else:
+            found.setdefault(branch, None)
+    return found
 
 
 def worktree_folder(repo: Path, settings: WorktreeSettings) -> Path:
@@ -189,6 +208,7 @@ def ensure_worktree(spec: WorktreeSpec, *, allow_dirty_base: bool = False) -> En
         created_branch = True
     if recorded_base(repo, spec.branch) is None:
         run_git(repo, "config", f"branch.{spec.branch}.{BASE_KEY}", spec.base)
+    run_git(repo, "config", f"branch.{spec.branch}.{SESSION_KEY}", spec.session)
 
     try:
         spec.path.parent.mkdir(parents=True, exist_ok=True)
