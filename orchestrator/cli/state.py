@@ -59,6 +59,14 @@ def _age(since: object) -> str:
     return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
 
 
+def _reason(row: dict[str, object]) -> str:
+    """The reason column: what a pipeline session still waits for, else the state's reason."""
+    waiting = row.get("waiting_for")
+    if isinstance(waiting, list) and waiting:
+        return "waiting for " + ", ".join(map(str, waiting))
+    return str(row["reason"])
+
+
 def _table(rows: list[dict[str, object]]) -> str:
     headers: tuple[str, ...] = ("FLEET", "SESSION", "STATE", "FOR", "REASON", "PANE", "ROLE")
     body: list[tuple[str, ...]] = [
@@ -67,7 +75,7 @@ def _table(rows: list[dict[str, object]]) -> str:
             str(row["name"]),
             str(row["state"]),
             _age(row["since"]),
-            str(row["reason"])[:50],
+            _reason(row)[:50],
             str(row["pane_id"]),
             str(row["role"])[:40],
         )

@@ -2,8 +2,8 @@
 
 The one place that knows both the watcher and every subscriber: it builds the
 :class:`~orchestrator.watch.watcher.Watcher`, opens the history, registers the history recorder,
-first prompts, notifications and ``[[on]]`` commands, starts the check-in clock, and turns
-SIGTERM and SIGHUP into a clean stop.
+first prompts, the pipeline runner, notifications and ``[[on]]`` commands, starts the check-in
+clock, and turns SIGTERM and SIGHUP into a clean stop.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from orchestrator.subscribers import (
     notify,
     notify_settings,
     on_commands,
+    pipeline,
 )
 from orchestrator.subscribers.history import record_history
 from orchestrator.tmux.client import Tmux
@@ -79,6 +80,7 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     store.upsert_fleet(fleet, Path(layout_path) if layout_path else None)
     record_history(watcher, store)
     first_prompt.subscribe(watcher, store)
+    runner = pipeline.subscribe(watcher, store.path)
     if notify_settings.ENV_VAR in os.environ:  # `up` always passes it; by hand, when set
         notify_settings.record_switch(tmux, fleet)
     notifier = notify.subscribe(watcher, settings)
@@ -96,5 +98,6 @@ def run_watcher(tmux: Tmux, fleet: str) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        runner.stop()
         store.close()
     return 0

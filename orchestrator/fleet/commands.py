@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 
 from orchestrator import paths
+from orchestrator.fleet import handoff
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.layout.plan import Fleet, SessionPlan
 from orchestrator.tmux.client import TmuxCommand, escape_format, tag
@@ -85,6 +86,10 @@ def tag_pane(
         ["set-option", "-p", "-t", target, tag(key), value] for key, value in tags.items()
     ]
     commands += session_worktrees.tag_commands(target, plan)
+    # Until the pipeline runner in the watcher says otherwise, a waiting session waits for all
+    # of it; a resumed conversation had its prompt in an earlier run and waits for nothing.
+    waits = plan.waits and not tags["resumed"]
+    commands.append(handoff.tag_command(target, [*plan.after, *plan.needs] if waits else []))
     commands.append(["select-pane", "-t", target, "-T", escape_format(plan.name)])
     return commands
 

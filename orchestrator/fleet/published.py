@@ -49,6 +49,7 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
                 "since": pane.since,
                 "reason": reason,
                 "cwd": pane.cwd,
+                "waiting_for": list(pane.waiting_for),
                 **session_worktrees.status_fields(pane),
             }
         )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.model import State
+from orchestrator.fleet import keys
 from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux, tag
@@ -24,16 +24,11 @@ log = logging.getLogger(__name__)
 
 SOURCE = "layout"
 """The ``source`` of prompts this module sends, in the history."""
-ENTER_DELAY = 0.2
-"""Seconds between typing the text and pressing Enter: Claude Code reads a fast paste followed
-by Enter as one paste, and the Enter would end up in the text."""
 
 
-def send_keys(tmux: Tmux, pane_id: str, text: str, enter_delay: float = ENTER_DELAY) -> None:
-    """Type ``text`` literally into the pane, wait, then press Enter."""
-    tmux.run(["send-keys", "-t", pane_id, "-l", "--", text])
-    time.sleep(enter_delay)
-    tmux.run(["send-keys", "-t", pane_id, "Enter"])
+def send_keys(tmux: Tmux, pane_id: str, text: str) -> None:
+    """Type ``text`` into the pane and press Enter (see :mod:`orchestrator.fleet.keys`)."""
+    keys.type_prompt(tmux, [pane_id], text)
 
 
 class FirstPrompts:
@@ -60,7 +55,10 @@ class FirstPrompts:
                 except Exception:
                     log.exception("cannot read the layout %s for its prompts", source)
                 else:
-                    self._prompts = {s.name: s.prompt for s in plan.sessions if s.prompt}
+                    # A session with `after`/`needs` gets its prompt from the pipeline runner.
+                    self._prompts = {
+                        s.name: s.prompt for s in plan.sessions if s.prompt and not s.waits
+                    }
         return self._prompts
 
     def __call__(self, transition: Transition, state: SessionState) -> None:

@@ -7,6 +7,7 @@ published about it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from orchestrator.tmux.client import Tmux
@@ -44,6 +45,7 @@ PANE_FIELDS = (
     "@orc_worktree",
     "@orc_repo",
     "@orc_resumed",
+    "@orc_waiting_for",
 )
 
 
@@ -86,6 +88,8 @@ class PaneInfo:
     """The main work tree of the session's repository."""
     resumed: str = ""
     """The Claude conversation id this run of the agent continues (empty: a new one)."""
+    waiting_for: tuple[str, ...] = ()
+    """What the session's prompt still waits for: ``after`` sessions and ``needs`` files."""
 
     @classmethod
     def from_row(cls, row: dict[str, str]) -> PaneInfo:
@@ -119,7 +123,18 @@ class PaneInfo:
             worktree=row.get("@orc_worktree", ""),
             repo=row.get("@orc_repo", ""),
             resumed=row.get("@orc_resumed", ""),
+            waiting_for=_json_list(row.get("@orc_waiting_for", "")),
         )
+
+
+def _json_list(value: str) -> tuple[str, ...]:
+    if not value:
+        return ()
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return ()
+    return tuple(str(item) for item in data) if isinstance(data, list) else ()
 
 
 def _int(value: str | None) -> int | None:

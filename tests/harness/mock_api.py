@@ -154,6 +154,19 @@ class RecordedRequest:
         """True for a Messages request that carries ``tools``: a turn of the main agent loop."""
         return self.is_messages and isinstance(self.body, dict) and bool(self.body.get("tools"))
 
+    def system_text(self) -> str:
+        """The request's system prompt as one string (its text blocks joined)."""
+        if not isinstance(self.body, dict):
+            return ""
+        system = self.body.get("system")
+        if isinstance(system, str):
+            return system
+        if isinstance(system, list):
+            return "\n".join(
+                str(block.get("text", "")) for block in system if isinstance(block, dict)
+            )
+        return ""
+
     def user_texts(self) -> list[str]:
         """Every text the request's ``messages`` carry from the user role, in order."""
         if not isinstance(self.body, dict):
@@ -185,6 +198,7 @@ class MockAnthropicAPI:
         self.final_text = final_text
         self.side_text = side_text
         self._script: deque[Reply] = deque()
+        self._routed: dict[str, deque[Reply]] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -240,13 +254,26 @@ class MockAnthropicAPI:
         with self._lock:
             self._script.extend(replies)
 
+    def enqueue_for(self, needle: str, *replies: Reply) -> None:
+        """Append replies for the next main turns whose system prompt contains ``needle``.
+
+        With several Claude sessions on one server, this scripts each one apart (e.g. by the
+        ``You are "dev-1"`` its role text starts with); they win over :meth:`enqueue`'s replies.
+        """
+        with self._lock:
+            self._routed.setdefault(needle, deque()).extend(replies)
+
     def pending(self) -> int:
         """How many scripted replies have not been served yet."""
         with self._lock:
-            return len(self._script)
+            return len(self._script) + sum(len(q) for q in self._routed.values())
 
-    def _next_main_reply(self) -> Reply:
+    def _next_main_reply(self, request: RecordedRequest | None = None) -> Reply:
+        system = request.system_text() if request is not None else ""
         with self._lock:
+            for needle, queue in self._routed.items():
+                if queue and needle in system:
+                    return queue.popleft()
             if self._script:
                 return self._script.popleft()
         return TextReply(self.final_text)
@@ -377,7 +404,9 @@ class _MessagesHandler(BaseHTTPRequestHandler):
     def _answer_messages(self, request: RecordedRequest) -> None:
         body = request.body if isinstance(request.body, dict) else {}
         reply = (
-            self.mock._next_main_reply() if request.is_main_turn else TextReply(self.mock.side_text)
+            self.mock._next_main_reply(request)
+            if request.is_main_turn
+            else TextReply(self.mock.side_text)
         )
         if not body.get("stream"):
             whole = _whole_message(reply, body)
