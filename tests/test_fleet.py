@@ -81,6 +81,7 @@ def test_default_layout_gives_five_tagged_panes(
         "since",
         "reason",
         "cwd",
+        "waiting_for",
         "branch",
         "base",
         "ahead",
@@ -88,6 +89,7 @@ def test_default_layout_gives_five_tagged_panes(
         "changed",
     }
     assert {rows[0][key] for key in ("branch", "base", "ahead", "behind", "changed")} == {None}
+    assert rows[0]["waiting_for"] == []
 
 
 def shell_layout(tmp_path: Path, name: str = "team", extra: str = "") -> Path:

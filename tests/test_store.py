@@ -591,3 +591,24 @@ def test_watcher_killed_at_random_moments_neither_loses_nor_doubles(tmp_path: Pa
         f"{committed_unacked} committed-but-unacknowledged, {noops} replays absorbed, "
         f"0 missing, 0 duplicated"
     )
+
+
+def test_another_connection_in_the_same_process_reads_and_writes_the_same_history(
+    tmp_path: Path,
+) -> None:
+    # (That a second Store(path) in the watcher's process lost the watcher's writes is shown by
+    # test_crash's restart test, which failed that way before Store.another.)
+    db = tmp_path / "h.db"
+    store = Store(db)
+    store.add_prompt("a", "dev", "one", source="cli")
+    other = Store.another(db)
+    other.add_handoff("a", "dev", after=["research"])
+    assert [p.text for p in other.prompts()] == ["one"]
+    code = "from orchestrator.store.db import Store; Store(__import__('sys').argv[1]).close()"
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True, env=_child_env())
+    store.add_prompt("a", "dev", "two", source="cli")
+    other.close()
+    store.close()
+    with Store(db) as reopened:
+        assert [p.text for p in reopened.prompts()] == ["one", "two"]
+        assert len(reopened.handoffs()) == 1

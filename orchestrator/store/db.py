@@ -114,6 +114,27 @@ class Store(Writes):
                 raise
         self._restrict_files()
 
+    @classmethod
+    def another(cls, path: Path | str) -> Self:
+        """A further connection to a database this process already has open (``Store(path)``
+        done), for use in another thread.
+
+        Opening with ``Store(path)`` again would read and create the file outside SQLite, and
+        closing any descriptor of a file drops every POSIX lock this process holds on it: the
+        first connection would lose its locks, and another process closing the database last
+        would then delete the WAL under it (its later writes lost). SQLite itself shares the
+        locks of the connections it opens in one process, so this one is opened by SQLite only.
+        """
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store.recovered_from = None
+        store.recovery_reason = None
+        store._check = False
+        store._conn = sqlite3.connect(store.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        store._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        store._conn.execute("PRAGMA synchronous = NORMAL")
+        return store
+
     # -- lifetime --------------------------------------------------------------------------
 
     def close(self) -> None:

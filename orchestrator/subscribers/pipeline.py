@@ -8,10 +8,10 @@ input, recorded in the history) since the fleet came up, and every file in its `
 for ``status`` and the dashboard.
 
 The checks run in a thread of their own, with its own connection to the history (a store belongs
-to the thread that opened it): a transition wakes it, and while anything waits it also looks
-every :data:`POLL` seconds, since a file can appear without any transition. As with first
-prompts, the prompt and the hand-off are recorded before the keys are typed, so a watcher killed
-in between never types the prompt twice.
+to the thread that opened it; see :meth:`~orchestrator.store.db.Store.another`): a transition
+wakes it, and while anything waits it also looks every :data:`POLL` seconds, since a file can
+appear without any transition. As with first prompts, the prompt and the hand-off are recorded
+before the keys are typed, so a watcher killed in between never types the prompt twice.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ BUSY = (State.WORKING.value, State.AWAITING_INPUT.value)
 class Pipeline:
     """Hands each waiting session its prompt once its inputs are ready; see :func:`subscribe`."""
 
-    def __init__(self, watcher: WatcherHandle, db: Path | str | None = None) -> None:
+    def __init__(self, watcher: WatcherHandle, db: Path | str) -> None:
         self.watcher = watcher
         self.db = db
         self.wake = threading.Event()
@@ -101,7 +101,7 @@ class Pipeline:
     # -- the looking -------------------------------------------------------------------
 
     def _run(self) -> None:
-        with Store(self.db) as store:
+        with Store.another(self.db) as store:
             while not self.stopped.is_set():
                 try:
                     waiting = self.check(store)
@@ -179,8 +179,9 @@ class Pipeline:
         self.watcher.tmux.run(handoff.tag_command(pane.pane_id, waiting), check=False)
 
 
-def subscribe(watcher: WatcherHandle, db: Path | str | None = None) -> Pipeline:
-    """Run ``watcher``'s fleet's pipeline, recording hand-offs in the history at ``db``."""
+def subscribe(watcher: WatcherHandle, db: Path | str) -> Pipeline:
+    """Run ``watcher``'s fleet's pipeline, recording hand-offs in the history at ``db`` (which
+    the watcher's process has open already: see :meth:`Store.another`)."""
     runner = Pipeline(watcher, db)
     watcher.subscribe(runner)
     runner.start()
