@@ -55,3 +55,15 @@ def test_a_link_out_of_the_folder_is_never_followed(tmp_path: Path) -> None:
     (own / "findings.md").symlink_to(secret / "key")
     assert handoff.locate("findings.md", own, {"research": producer}) is None
     assert handoff.inside(own, "../secret/key") is None
+
+
+def test_claude_tells_a_prompt_still_in_its_box_from_one_sent() -> None:
+    from orchestrator.agents.claude import CLAUDE
+
+    rule = "─" * 40
+    text = "Study the auth module; write your findings to findings.md"
+    unsent = ["", rule, f"❯ {text}", "", rule, "  ⏵⏵ accept edits on (shift+tab to cycle)"]
+    sent = [f"❯ {text}", "", "✻ Whirlpooling… (2s · ↓ 18 tokens)", rule, "❯ ", rule, "  footer"]
+    assert CLAUDE.prompt_pending(unsent, text) is True
+    assert CLAUDE.prompt_pending(sent, text) is False
+    assert CLAUDE.prompt_pending(["no box here"], text) is None

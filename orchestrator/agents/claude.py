@@ -228,6 +228,16 @@ class ClaudeCode(AgentProfile):
             args = [args[0], "--settings", str(files.settings), *options, *args[1:]]
         return args
 
+    def prompt_pending(self, screen: Sequence[str], text: str) -> bool | None:
+        """Whether ``text`` is still in the prompt box: the lines between the screen's last two
+        rules (``────``), the first starting with ``❯``."""
+        rules = [i for i, line in enumerate(screen) if line.strip().startswith("──")]
+        if len(rules) < 2:
+            return None
+        box = " ".join(" ".join(screen[rules[-2] + 1 : rules[-1]]).split())
+        start = " ".join(text.split())[:40]
+        return bool(start) and start in box
+
     def hook_state(self, event: HookEvent) -> tuple[State, str] | None:
         """See :func:`state_of`."""
         return state_of(event)

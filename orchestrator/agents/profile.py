@@ -59,6 +59,12 @@ class AgentProfile:
         del fleet, session, runtime, options
         return list(argv)
 
+    def prompt_pending(self, screen: Sequence[str], text: str) -> bool | None:
+        """Whether ``text`` still sits unsent in the agent's input box on this screen (None:
+        the agent's screen does not say; the sender then goes by whether the screen moved)."""
+        del screen, text
+        return None
+
     def supports(self, option: str) -> bool:
         """Whether the agent takes session option ``option`` (a key of ``option_flags``)."""
         return option in dict(self.option_flags)

@@ -6,10 +6,10 @@ when the program asked for them, as Claude Code does), and Enter follows a momen
 of its own. Typed as plain keys, a long text and its Enter arrive so fast that Claude Code takes
 them for one paste on a busy machine: the Enter becomes a newline in the prompt box and the
 prompt is never sent. And an agent that has only just started can drop the Enter altogether
-(Claude Code, seen under load right after its SessionStart): when a pane's screen has not
-changed at all :data:`ENTER_CHECK` seconds after Enter, Enter is pressed again (at most
-:data:`ENTER_RETRIES` times). A screen that changed means the key was read (a sent prompt, or a
-new line in a shell), so it is never pressed twice after a prompt went out.
+(Claude Code, seen under load right after its SessionStart hook): Enter is pressed again while
+the agent's profile still sees the text unsent in its input box (for an agent whose screen says
+nothing of it: while the screen has not moved at all), for up to :data:`ENTER_PATIENCE` seconds.
+An Enter in an empty prompt box does nothing, so a prompt is never sent twice.
 """
 
 from __future__ import annotations
@@ -19,14 +19,17 @@ import os
 import time
 from collections.abc import Sequence
 
+from orchestrator.agents.catalog import profile_of
 from orchestrator.tmux.client import Tmux, TmuxCommand
+from orchestrator.tmux.panes import PaneInfo
 
 ENTER_DELAY = 0.3
-"""Seconds between pasting the text and pressing Enter, so that the Enter is read on its own."""
-ENTER_CHECK = 1.5
-"""Seconds to wait for a pane's screen to change after Enter before pressing it again."""
-ENTER_RETRIES = 3
-"""At most this many more Enters per pane when the screen does not move."""
+"""Seconds between pasting the text and pressing Enter, so that the Enter is read on its own
+(longer where an agent's profile asks for more: its ``enter_delay``)."""
+ENTER_CHECK = 1.0
+"""Seconds between two looks at whether the prompt went out."""
+ENTER_PATIENCE = 15.0
+"""Seconds to keep pressing Enter while the prompt stays unsent (a slow start under load)."""
 _buffers = itertools.count()
 
 
@@ -49,23 +52,27 @@ def enter_commands(pane_ids: Sequence[str]) -> list[TmuxCommand]:
 
 
 def type_prompt(
-    tmux: Tmux, pane_ids: Sequence[str], text: str, enter_delay: float = ENTER_DELAY
+    tmux: Tmux, panes: Sequence[PaneInfo], text: str, enter_delay: float = ENTER_DELAY
 ) -> None:
-    """Paste ``text`` into every pane, wait, then press Enter in each."""
-    if not pane_ids:
+    """Paste ``text`` into every pane, wait, press Enter in each, and again where it did not
+    take."""
+    if not panes:
         return
-    tmux.run(*paste_commands(pane_ids, text))
-    time.sleep(enter_delay)
-    pending = list(pane_ids)
-    for _ in range(ENTER_RETRIES + 1):
-        before = {pane: _screen(tmux, pane) for pane in pending}
-        tmux.run(*enter_commands(pending))
-        deadline = time.monotonic() + ENTER_CHECK
-        while pending and time.monotonic() < deadline:
-            time.sleep(0.1)
-            pending = [pane for pane in pending if _screen(tmux, pane) == before[pane]]
-        if not pending:
-            return
+    tmux.run(*paste_commands([pane.pane_id for pane in panes], text))
+    time.sleep(max(enter_delay, *(profile_of(pane.agent).enter_delay for pane in panes)))
+    pending = list(panes)
+    deadline = time.monotonic() + ENTER_PATIENCE
+    while pending and time.monotonic() < deadline:
+        before = {pane.pane_id: _screen(tmux, pane.pane_id) for pane in pending}
+        tmux.run(*enter_commands([pane.pane_id for pane in pending]))
+        time.sleep(ENTER_CHECK)
+        pending = [pane for pane in pending if _unsent(tmux, pane, text, before[pane.pane_id])]
+
+
+def _unsent(tmux: Tmux, pane: PaneInfo, text: str, before: list[str]) -> bool:
+    screen = _screen(tmux, pane.pane_id)
+    said = profile_of(pane.agent).prompt_pending(screen, text)
+    return screen == before if said is None else said
 
 
 def _screen(tmux: Tmux, pane: str) -> list[str]:

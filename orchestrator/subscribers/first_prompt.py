@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.model import State
 from orchestrator.fleet import keys
 from orchestrator.layout import load as layout
 from orchestrator.store.db import Store
 from orchestrator.tmux.client import Tmux, tag
+from orchestrator.tmux.panes import PaneInfo
 from orchestrator.watch.model import SessionState, Transition, WatcherHandle
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,9 @@ SOURCE = "layout"
 """The ``source`` of prompts this module sends, in the history."""
 
 
-def send_keys(tmux: Tmux, pane_id: str, text: str) -> None:
+def send_keys(tmux: Tmux, pane: PaneInfo, text: str) -> None:
     """Type ``text`` into the pane and press Enter (see :mod:`orchestrator.fleet.keys`)."""
-    keys.type_prompt(tmux, [pane_id], text)
+    keys.type_prompt(tmux, [pane], text)
 
 
 class FirstPrompts:
@@ -78,19 +78,16 @@ class FirstPrompts:
         self.store.add_prompt(self.watcher.fleet, name, text, source=SOURCE)
         log.info("sending the layout prompt to %s", name)
         # Typed from a thread: the Enter delay must not hold up the watcher's round.
-        delay = profile_of(pane.agent).enter_delay
-        thread = threading.Thread(
-            target=self._send, args=(pane.pane_id, text, delay), name=f"prompt-{name}"
-        )
+        thread = threading.Thread(target=self._send, args=(pane, text), name=f"prompt-{name}")
         thread.daemon = True
         thread.start()
         self.threads.append(thread)
 
-    def _send(self, pane_id: str, text: str, delay: float) -> None:
+    def _send(self, pane: PaneInfo, text: str) -> None:
         try:
-            send_keys(self.watcher.tmux, pane_id, text, delay)
+            send_keys(self.watcher.tmux, pane, text)
         except Exception:
-            log.exception("sending the layout prompt to pane %s failed", pane_id)
+            log.exception("sending the layout prompt to pane %s failed", pane.pane_id)
 
 
 def subscribe(watcher: WatcherHandle, store: Store) -> FirstPrompts:

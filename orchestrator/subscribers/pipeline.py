@@ -161,7 +161,7 @@ class Pipeline:
         if plan.prompt:
             store.add_prompt(fleet, plan.name, plan.prompt, source=SOURCE)
             log.info("hand-off to %s (%s): sending its prompt", plan.name, detail)
-            send_keys(self.watcher.tmux, pane.pane_id, plan.prompt)
+            send_keys(self.watcher.tmux, pane, plan.prompt)
         else:
             log.info("hand-off to %s (%s); it has no prompt to send", plan.name, detail)
 
