@@ -4,15 +4,16 @@ layer, and what each agent's hook events mean (payloads as the real CLIs sent th
 from __future__ import annotations
 
 import json
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator.agents import codex, gemini
+from orchestrator.agents import aider, codex, gemini
 from orchestrator.agents.catalog import profile_of
-from orchestrator.detect.hooks import HookEvent
+from orchestrator.detect.hooks import HookEvent, parse_line
 from orchestrator.detect.model import State
 
 
@@ -113,3 +114,25 @@ def test_gemini_hook_states(hook: HookEvent, state: State, reason: str) -> None:
 
 def test_codex_waits_longer_before_enter() -> None:
     assert profile_of("codex").enter_delay > profile_of("claude").enter_delay
+
+
+def test_aider_notification_command_appends_an_event_without_reading_stdin(
+    tmp_path: Path,
+) -> None:
+    argv = aider.AIDER.launch_argv("f", "s", ["aider", "--no-git"], tmp_path, ["--model", "m"])
+    assert argv[:3] == ["aider", "--notifications", "--notifications-command"]
+    assert argv[-3:] == ["--model", "m", "--no-git"]
+    command = argv[3]
+    events = next(tmp_path.glob("fleets/f/s/events.jsonl"))
+    # Run as aider runs it (a shell, the terminal as stdin): stdin here has text that must stay.
+    done = subprocess.run(
+        ["sh", "-c", command], input=b"keystrokes", capture_output=True, check=False
+    )
+    assert done.returncode == 0
+    token = (events.parent / "token").read_text().strip()
+    (line,) = events.read_bytes().splitlines()
+    parsed = parse_line(line, token)
+    assert parsed is not None and parsed.name == aider.EVENT
+    assert aider.state_of(parsed) == (State.IDLE, "waiting for you")
+    assert profile_of("aider").interrupt_key == "C-c"
+    assert aider.AIDER.resume_args("anything") == []

@@ -34,6 +34,14 @@ EXPECTED: dict[str, list[tuple[str, State | None, str]]] = {
         ("esc-while-working", State.IDLE, "at the prompt"),
         ("after-exit", None, ""),
     ],
+    "aider": [
+        ("startup-idle", State.IDLE, "at the prompt"),
+        ("working", State.WORKING, "waiting for openai/mock-model"),
+        ("turn-finished-idle", State.IDLE, "at the prompt"),
+        ("permission-shell", State.AWAITING_INPUT, "Shell: npm test"),
+        ("esc-at-permission", State.IDLE, "at the prompt"),
+        ("esc-while-working", State.IDLE, "at the prompt"),
+    ],
 }
 
 CASES = [

@@ -18,6 +18,7 @@ from pathlib import Path
 import libtmux
 import pytest
 
+from orchestrator.agents.catalog import profile_of
 from orchestrator.fleet import restart
 from orchestrator.store import history
 from orchestrator.tmux.client import Tmux
@@ -27,6 +28,11 @@ from tests.harness.mock_llm import MockLLM, Shell, Text
 
 RESTART_PAUSE = 5.0
 """Seconds between seeing an exit and restarting (see test_codex_life)."""
+
+
+def tail(screen: str, lines: int = 3) -> str:
+    """The last non-blank lines of a screen."""
+    return "\n".join([line for line in screen.splitlines() if line.strip()][-lines:])
 
 
 def sentences(count: int) -> str:
@@ -102,8 +108,8 @@ def walk_life(
     fleet.prompt(name, "run the tests")
     row = fleet.expect(name, "awaiting_input", lambda s: approval in s, f"{name} approval")
     assert "npm test" in str(row["reason"]), row
-    fleet.keys(name, "Escape")
-    fleet.expect(name, "idle", lambda s: approval not in s, f"{name} esc at approval")
+    fleet.keys(name, profile_of(fleet.agents[name]).interrupt_key)
+    fleet.expect(name, "idle", lambda s: approval not in tail(s), f"{name} esc at approval")
 
 
 @pytest.mark.codex
@@ -158,5 +164,24 @@ def test_gemini_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) -
         report = restart.restart_session(tmux, "agents", "gemini", conversation)
         assert report.argv[-2:] == ["--resume", conversation]
         fleet.expect("gemini", "idle", lambda s: "Sentence number 13" in s, "gemini resumed idle")
+    finally:
+        fleet.report()
+
+
+@pytest.mark.aider
+def test_aider_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) -> None:
+    fleet = start_fleet(tmux, tmp_path, [member("aider", tmp_path / "home", mock, project)])
+    try:
+        walk_life(
+            fleet,
+            mock,
+            "aider",
+            idle="diff>",
+            working="Waiting for openai/mock-model",
+            approval="Run shell command?",
+        )
+        fleet.prompt("aider", "/exit")
+        row = fleet.expect("aider", "exited", lambda s: "Pane is dead" in s, "aider exit")
+        assert "exit status 0" in str(row["reason"])
     finally:
         fleet.report()

@@ -159,7 +159,7 @@ def test_unknown_agent(tmp_path: Path) -> None:
     with pytest.raises(
         LayoutError,
         match=r"line 4, sessions\[0\] \(a\)\.agent: unknown agent 'gpt'\n.*use one of: "
-        r"claude, codex, gemini, shell",
+        r"aider, claude, codex, gemini, shell",
     ):
         layout.load_fleet(str(path))
     text = 'name = "x"\n[defaults]\nagent = "gpt"\n[[sessions]]\nname = "a"\n'

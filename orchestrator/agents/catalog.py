@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.agents.aider import AIDER
 from orchestrator.agents.claude import CLAUDE
 from orchestrator.agents.codex import CODEX
 from orchestrator.agents.gemini import GEMINI
@@ -9,7 +10,7 @@ from orchestrator.agents.profile import AgentProfile
 from orchestrator.agents.shell import SHELL
 from orchestrator.detect.screen import RuleSet
 
-BUILT_IN = (CLAUDE, CODEX, GEMINI, SHELL)
+BUILT_IN = (CLAUDE, CODEX, GEMINI, AIDER, SHELL)
 """The agents the tool ships, each one module in this package."""
 
 PROFILES: dict[str, AgentProfile] = {profile.name: profile for profile in BUILT_IN}

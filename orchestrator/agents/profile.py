@@ -42,6 +42,8 @@ class AgentProfile:
     ``permission_mode``. A pair per option keeps the profile hashable."""
     permission_modes: tuple[str, ...] = ()
     """The values its ``permission_mode`` flag takes (as the agent's own ``--help`` lists them)."""
+    interrupt_key: str = "Escape"
+    """The key (tmux ``send-keys`` name) that interrupts the agent's reply."""
     enter_delay: float = 0.2
     """Seconds between typing a prompt and pressing Enter: agents read text and an Enter that
     arrive together as one paste (Claude Code 0.2 s, Codex 0.5 s)."""

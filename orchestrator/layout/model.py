@@ -48,7 +48,7 @@ class Defaults(_Strict):
     """Settings shared by every session; a session's own value wins."""
 
     agent: str = Field(
-        "claude", description="Agent profile: 'claude', 'codex', 'gemini' or 'shell'."
+        "claude", description="Agent profile: 'claude', 'codex', 'gemini', 'aider' or 'shell'."
     )
     role: str = Field("", description="What the sessions are for, unless a session says.")
     cwd: str = Field(".", description="Working folder, relative to the layout's root.")

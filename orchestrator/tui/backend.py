@@ -135,7 +135,7 @@ class Backend(Protocol):
         ...
 
     def interrupt(self, names: Sequence[str]) -> None:
-        """Press Esc in each session (the agents' interrupt)."""
+        """Press each session's interrupt key (Esc; Ctrl-C for aider)."""
         ...
 
     def restart(self, name: str) -> None:
@@ -396,10 +396,6 @@ class TmuxBackend:
         self.mark_seen(name)
         return jump_mod.jump_to_pane(self.tmux, self._pane(name).pane_id)
 
-    def _panes(self, names: Sequence[str]) -> list[str]:
-        by_name = {p.name: p.pane_id for p in list_sessions(self.tmux, self.fleet)}
-        return [by_name[name] for name in names if name in by_name]
-
     def send_prompt(self, names: Sequence[str], text: str) -> None:
         """Record the prompt in the history, type it into every named session, then press Enter
         (a moment later: Claude Code takes a fast paste and its Enter as one paste)."""
@@ -417,9 +413,12 @@ class TmuxBackend:
             self.tmux.run(*enter)
 
     def interrupt(self, names: Sequence[str]) -> None:
-        """Press Esc in every named session."""
+        """Press each named session's interrupt key (Esc; Ctrl-C for aider)."""
+        wanted = set(names)
         commands: list[TmuxCommand] = [
-            ["send-keys", "-t", pane_id, "Escape"] for pane_id in self._panes(names)
+            ["send-keys", "-t", p.pane_id, profile_of(p.agent).interrupt_key]
+            for p in list_sessions(self.tmux, self.fleet)
+            if p.name in wanted
         ]
         if commands:
             self.tmux.run(*commands)

@@ -131,5 +131,5 @@ def aider_env(home: Path, mock: MockLLM) -> dict[str, str]:
         "AIDER_SHOW_MODEL_WARNINGS": "false",
         "AIDER_SHOW_RELEASE_NOTES": "false",
         "AIDER_GITIGNORE": "false",
-        "AIDER_NO_GIT": "true",
+        "AIDER_GIT": "false",
     }

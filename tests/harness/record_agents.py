@@ -22,6 +22,8 @@ from tests.harness.mock_llm import MockLLM, Shell, Text
 
 SCREENS = Path(__file__).resolve().parents[1] / "screens"
 EXIT = {"codex": "/quit", "gemini": "/quit", "aider": "/exit"}
+READY = {"codex": "? for shortcuts", "gemini": "Type your message", "aider": "diff>"}
+"""What each agent's screen shows once it takes a prompt."""
 
 
 def _sentences(count: int) -> str:
@@ -67,6 +69,7 @@ def main(agent: str, width: int, version: str) -> None:
         )
         tmux("resize-window", "-t", pane, "-x", str(width), "-y", "40")
         delay = 0.5
+        interrupt = "C-c" if agent == "aider" else "Escape"
 
         def save(case: str) -> str:
             screen = tmux("capture-pane", "-p", "-t", pane)
@@ -78,8 +81,14 @@ def main(agent: str, width: int, version: str) -> None:
             time.sleep(delay)
             tmux("send-keys", "-t", pane, "Enter")
 
+        def wait_for(text: str, timeout: float = 90.0) -> None:
+            end = time.monotonic() + timeout
+            while text not in tmux("capture-pane", "-p", "-t", pane) and time.monotonic() < end:
+                time.sleep(0.2)
+
         try:
-            time.sleep(10)
+            wait_for(READY[agent])
+            time.sleep(2)
             save("startup-idle")
             mock.enqueue(Text(_sentences(10), chunk_delay=0.3, first_delay=5.0))
             prompt("say something")
@@ -87,19 +96,20 @@ def main(agent: str, width: int, version: str) -> None:
             save("working")
             time.sleep(4.5)
             save("streaming")
-            time.sleep(10)
+            wait_for("Sentence number 9 of the reply.")
+            time.sleep(3)
             save("turn-finished-idle")
             mock.enqueue(Shell("npm test"))
             prompt("run the tests")
             time.sleep(6)
             save("permission-shell")
-            tmux("send-keys", "-t", pane, "Escape")
+            tmux("send-keys", "-t", pane, interrupt)
             time.sleep(4)
             save("esc-at-permission")
             mock.enqueue(Text(_sentences(20), chunk_delay=0.3, first_delay=3.0))
             prompt("a long one")
             time.sleep(2)
-            tmux("send-keys", "-t", pane, "Escape" if agent != "aider" else "C-c")
+            tmux("send-keys", "-t", pane, interrupt)
             time.sleep(4)
             save("esc-while-working")
             prompt(EXIT[agent])
