@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs, on a fresh machine or an old one:
-#   - tmux 3.2+ and git (Debian/Ubuntu packages, when missing),
+#   - tmux 3.2+, git and openssh-server (Debian/Ubuntu packages, when missing; the remote-host tests
+#     start their own sshd on 127.0.0.1, never the system's service),
 #   - the package with its dev tools in ./.venv,
 #   - the Claude Code CLI pinned in tests/claude-cli (the end-to-end tests drive it for real,
 #     against a scripted API server on 127.0.0.1),
@@ -21,6 +22,8 @@ have_tmux() {
 missing=()
 have_tmux || missing+=(tmux)
 command -v git >/dev/null 2>&1 || missing+=(git)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

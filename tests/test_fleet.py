@@ -87,8 +87,10 @@ def test_default_layout_gives_five_tagged_panes(
         "ahead",
         "behind",
         "changed",
+        "host",
     }
-    assert {rows[0][key] for key in ("branch", "base", "ahead", "behind", "changed")} == {None}
+    keys = ("branch", "base", "ahead", "behind", "changed", "host")
+    assert {rows[0][key] for key in keys} == {None}
     assert rows[0]["waiting_for"] == []
 
 

@@ -94,6 +94,7 @@ def _up(args: argparse.Namespace) -> int:
     notify_settings.load()  # the watcher refuses invalid settings: say so before starting anything
     limit = sprawl.cap(plan.source, strict=True)  # an invalid workflow.toml stops us here
     tmux = tmux_of(args)
+    hosts = _remote_up(plan) if plan.remote else []
     live = tmux.has_session(plan.name)
     recorded = restart.layout_root(tmux, plan.name) if live else None
     if recorded is not None and recorded != plan.root:
@@ -125,11 +126,23 @@ def _up(args: argparse.Namespace) -> int:
         for kind, what in report.services.items():
             if what != "running":
                 print(f"  {kind}: {what}")
+    for line in hosts:
+        print(f"  {line}")
     warn(sprawl.warning(tmux, limit))
     if args.detach:
         print(f"attach with: {shlex.join(tmux.base_args())} attach -t {report.fleet}")
         return 0
-    return control.attach(tmux, report.fleet, f"={report.fleet}:{commands.AGENTS_WINDOW}")
+    window = commands.AGENTS_WINDOW if plan.sessions else "dashboard"
+    return control.attach(tmux, report.fleet, f"={report.fleet}:{window}")
+
+
+def _remote_up(plan: Fleet) -> list[str]:
+    """Check every host first (nothing is built anywhere unless all are ready), then bring each
+    host's sessions up there; what each host said."""
+    from orchestrator.remote import fleet as remote
+
+    programs = [remote.check(part) for part in plan.remote]
+    return remote.up(plan.name, plan.remote, programs)
 
 
 def _resume_choice(plan: Fleet, args: argparse.Namespace, tmux: Tmux) -> dict[str, str]:
@@ -199,7 +212,10 @@ def _restart(args: argparse.Namespace) -> int:
 def _down(args: argparse.Namespace) -> int:
     tmux = tmux_of(args)
     name = fleet_of(tmux, args)
+    from orchestrator.remote import fleet as remote
+
     ended = control.down(tmux, name)
+    ended += remote.down(name)
     print(f"fleet {name} ended ({len(ended)} session(s): {', '.join(ended) or 'none'})")
     return 0
 

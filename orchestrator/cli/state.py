@@ -34,10 +34,14 @@ def add_commands(command: CommandFactory) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from orchestrator.remote import fleet as remote
+    from orchestrator.tmux.panes import fleet_names
     from orchestrator.watch import status
 
     tmux = tmux_of(args)
     rows = status.status_rows(tmux, args.fleet)
+    fleets = [name for name in fleet_names(tmux) if args.fleet in (None, name)]
+    rows += remote.status_rows(fleets)
     if args.json:
         print(published.dump_json(rows))
         return 0
@@ -81,6 +85,9 @@ def _table(rows: list[dict[str, object]]) -> str:
         )
         for row in rows
     ]
+    if any(row.get("host") for row in rows):
+        headers = (*headers, "HOST")
+        body = [(*line, str(row.get("host") or "")) for line, row in zip(body, rows, strict=True)]
     if any(row.get("branch") for row in rows):
         headers = (*headers, "BRANCH")
         body = [(*line, branch_cell(row)) for line, row in zip(body, rows, strict=True)]

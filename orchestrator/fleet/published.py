@@ -51,6 +51,7 @@ def status_rows(tmux: Tmux, fleet: str | None = None) -> list[dict[str, object]]
                 "cwd": pane.cwd,
                 "waiting_for": list(pane.waiting_for),
                 **session_worktrees.status_fields(pane),
+                "host": None,
             }
         )
     return rows

@@ -113,8 +113,15 @@ def _create(
             # Re-tile after each split so that many panes never run out of room.
             commands.append(["select-layout", "-t", agents, "tiled"])
         commands += tag_pane(agents, fleet, plan, resume.get(plan.name))
-    commands.append(["select-layout", "-t", agents, fleet.arrange])
-    commands.append(["select-pane", "-t", f"{agents}.0"])
+    if fleet.sessions:
+        commands.append(["select-layout", "-t", agents, fleet.arrange])
+        commands.append(["select-pane", "-t", f"{agents}.0"])
+    else:
+        # Every session runs on another host: the fleet here is its service windows, made in
+        # a session that starts with a placeholder window, removed once they are in.
+        geometry = ["-x", str(size[0]), "-y", str(size[1])]
+        commands.append(["new-session", "-d", "-s", name, "-n", "_", *geometry, "--", "cat"])
+        commands += session_options(name, str(fleet.source), str(fleet.root or ""))
     report = UpReport(fleet=name, created=True, started=[plan.name for plan in fleet.sessions])
     for kind in services:
         elsewhere = _watcher_elsewhere(name) if kind == "watcher" else None
@@ -123,6 +130,8 @@ def _create(
         else:
             commands += service_window(tmux, name, kind)
             report.services[kind] = "started"
+    if not fleet.sessions:
+        commands += [["kill-window", "-t", f"={name}:_"], ["move-window", "-r", "-t", f"={name}:"]]
     try:
         tmux.run(*commands)
     except (TmuxError, OSError) as exc:
@@ -184,7 +193,7 @@ def _reconcile(
             report.restarted.append(plan.name)
         else:
             report.running.append(plan.name)
-    if commands:
+    if commands and fleet.sessions:
         commands.append(["select-layout", "-t", agents, fleet.arrange])
         active = [pane.pane_id for pane in panes if pane.active and pane.window == AGENTS_WINDOW]
         commands += [["select-pane", "-t", pane_id] for pane_id in active]

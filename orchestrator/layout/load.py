@@ -23,7 +23,7 @@ from orchestrator.agents.catalog import PROFILES
 from orchestrator.agents.profile import AgentProfile
 from orchestrator.errors import LayoutError
 from orchestrator.git.worktree import WorktreeSettings
-from orchestrator.layout import pipeline
+from orchestrator.layout import pipeline, remote
 from orchestrator.layout.model import (
     DEFAULT_LAYOUT,
     Layout,
@@ -165,6 +165,11 @@ def _advice(error: Any, loc: tuple[int | str, ...]) -> str:
     if kind == "extra_forbidden":
         return f"unknown key; remove it or check its spelling ({_SCHEMA_HINT})"
     if kind == "string_pattern_mismatch":
+        if loc[-1] == "host":
+            return (
+                "not an SSH destination; write a host name, an alias or user@host "
+                "(letters, digits, '.', '-', '_'; never starting with '-')"
+            )
         return "use only letters, digits, '-' and '_'"
     if kind == "missing":
         if loc in _MISSING_ADVICE:
@@ -235,7 +240,7 @@ def _field_name(loc: tuple[int | str, ...], data: Any) -> str:
     return "".join(parts) or "layout"
 
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.-]+)\s*\]")
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.@\"'+-]+)\s*\]")
 
 
 def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
@@ -250,6 +255,8 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
         table, index, key = str(loc[0]), loc[1], loc[2] if len(loc) > 2 else None
     elif loc and loc[0] in {"defaults", "env", "worktrees"}:
         table, key = str(loc[0]), loc[1] if len(loc) > 1 else None
+    elif len(loc) >= 2 and loc[0] == "hosts":
+        table, key = f"hosts.{loc[1]}", loc[2] if len(loc) > 2 else None
     current: tuple[str, int | None] = ("", None)
     counts: dict[str, int] = {}
     header_line: int | None = None
@@ -257,7 +264,7 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     for number, raw in enumerate(text.splitlines(), start=1):
         header = _HEADER.match(raw)
         if header:
-            name = header.group(2)
+            name = re.sub("[\"']", "", header.group(2))
             if header.group(1) == "[[":
                 counts[name] = counts.get(name, -1) + 1
                 current = (name, counts[name])
@@ -297,6 +304,8 @@ def resolve(
         )
     plans: list[SessionPlan] = []
     for index, spec in enumerate(layout.sessions):
+        if (spec.host or layout.defaults.host) is not None:
+            continue  # it runs on its host, which checks it (orchestrator.layout.remote)
         where = f"{source}: sessions[{index}] ({spec.name})"
         agent_name = spec.agent or layout.defaults.agent
         profile = PROFILES.get(agent_name)
@@ -350,6 +359,7 @@ def resolve(
         root=base,
         sessions=tuple(plans),
         worktrees=WorktreeSettings(prefix=options.prefix, base=options.base, folder=folder),
+        remote=remote.plans(layout, source, text),
     )
 
 

@@ -36,6 +36,19 @@ DEFAULT_CHECKIN = "20m"
 DEFAULT_MAX_SESSIONS = 5
 """Agent sessions on one tmux server past which ``up`` and ``new`` warn (the workflow's cap)."""
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+HOST_PATTERN = (
+    r"^(?:[A-Za-z0-9_][A-Za-z0-9_.+-]*@)?(?:[A-Za-z0-9_][A-Za-z0-9_.-]*|\[[0-9A-Fa-f:.]+\])$"
+)
+"""An SSH destination: ``box``, ``user@box``, an alias, ``[::1]``; never an option (``-o...``)."""
+Host = Annotated[
+    str,
+    Field(
+        pattern=HOST_PATTERN,
+        max_length=255,
+        description="An SSH destination (user@box, or an alias from ~/.ssh/config).",
+    ),
+]
+_UNSAFE_SSH = re.compile(r"stricthostkeychecking\s*[= ]\s*(no|off)\b", re.IGNORECASE)
 Arrange = Literal["tiled", "even-horizontal", "even-vertical", "main-horizontal", "main-vertical"]
 Command = str | list[str]
 
@@ -74,6 +87,10 @@ class Defaults(_Strict):
     model: str | None = Field(None, description="Model the agent uses (Claude: --model).")
     permission_mode: str | None = Field(
         None, description="Permission mode of the agent (Claude: --permission-mode)."
+    )
+    host: Host | None = Field(
+        None,
+        description="SSH destination the sessions run on; left out, they run on this machine.",
     )
 
 
@@ -115,6 +132,9 @@ class Session(_Strict):
     permission_mode: str | None = Field(
         None, description="Permission mode; defaults to [defaults].permission_mode."
     )
+    host: Host | None = Field(
+        None, description="SSH destination this session runs on; defaults to [defaults].host."
+    )
     after: list[Name] = Field(
         default_factory=list,
         description=(
@@ -146,6 +166,34 @@ class Session(_Strict):
         argv = split_command(value)
         if not argv:
             raise ValueError("command is empty; remove it to use the agent's default command")
+        return value
+
+
+class HostSettings(_Strict):
+    """How to reach one remote host: a ``[hosts.<name>]`` table."""
+
+    ssh: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Extra ssh options, e.g. ['-p', '2222'] or ['-F', '~/.ssh/work_config']; "
+            "host keys are always checked (StrictHostKeyChecking=no is refused)."
+        ),
+    )
+    socket: str | None = Field(
+        None,
+        pattern=NAME_PATTERN,
+        description="tmux socket name on that host (tmux -L); default: its default server.",
+    )
+
+    @field_validator("ssh")
+    @classmethod
+    def _checked_host_keys(cls, value: list[str]) -> list[str]:
+        joined = " ".join(value)
+        if _UNSAFE_SSH.search(joined):
+            raise ValueError(
+                "StrictHostKeyChecking=no turns off host key checking; remove it and add the "
+                "host's key to your known_hosts (ssh once by hand, or ssh-keyscan)"
+            )
         return value
 
 
@@ -295,6 +343,21 @@ class Layout(Workflow):
     sessions: list[Session] = Field(
         min_length=1, description="The sessions, in pane order; names must be unique."
     )
+    hosts: dict[str, HostSettings] = Field(
+        default_factory=dict,
+        description="How to reach the remote hosts sessions name in `host` (optional per host).",
+    )
+
+    @field_validator("hosts")
+    @classmethod
+    def _host_names(cls, value: dict[str, HostSettings]) -> dict[str, HostSettings]:
+        for name in value:
+            if not re.match(HOST_PATTERN, name):
+                raise ValueError(
+                    f"{name!r} is not an SSH destination; write a host name, an alias or "
+                    "user@host (letters, digits, '.', '-', '_')"
+                )
+        return value
 
 
 def check_needed_path(path: str) -> str:

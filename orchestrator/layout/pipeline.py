@@ -25,11 +25,21 @@ class Problem:
 def problems(layout: Layout) -> list[Problem]:
     """Unknown or self-naming ``after`` entries, and ``after`` cycles (each reported once)."""
     names = [session.name for session in layout.sessions]
+    hosts = {s.name: s.host or layout.defaults.host for s in layout.sessions}
     found: list[Problem] = []
     for index, session in enumerate(layout.sessions):
         where = ("sessions", index, "after")
         for name in session.after:
-            if name == session.name:
+            if name in hosts and hosts[name] != hosts[session.name]:
+                found.append(
+                    Problem(
+                        where,
+                        f"{name!r} runs on {hosts[name] or 'this machine'}, this session on "
+                        f"{hosts[session.name] or 'this machine'}; `after` waits only for "
+                        "sessions on the same host",
+                    )
+                )
+            elif name == session.name:
                 found.append(Problem(where, f"{name!r} is this session; it would wait for itself"))
             elif name not in names:
                 known = ", ".join(n for n in names if n != session.name) or "none"

@@ -58,3 +58,30 @@ class Fleet:
     """The base folder relative ``cwd`` values started from (absolute)."""
     worktrees: WorktreeSettings = field(default_factory=WorktreeSettings)
     """Branch prefix, base and (absolute) folder for the sessions with ``worktree`` set."""
+    remote: tuple[RemotePlan, ...] = ()
+    """The sessions that run on other hosts, one plan per host (``sessions`` holds the local
+    ones only)."""
+
+
+@dataclass(frozen=True)
+class RemoteSession:
+    """What this machine knows of a session that runs on another host."""
+
+    name: str
+    role: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class RemotePlan:
+    """The part of a fleet that runs on one SSH host, brought up there by its own orchestrator."""
+
+    host: str
+    """The SSH destination, as the layout names it."""
+    ssh: tuple[str, ...]
+    """Extra ssh options from ``[hosts.<host>]``."""
+    socket: str | None
+    """The tmux socket name on that host (``tmux -L``); None: its default server."""
+    sessions: tuple[RemoteSession, ...]
+    layout: str
+    """The layout file the host's orchestrator brings up: this host's sessions, as TOML."""

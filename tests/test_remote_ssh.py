@@ -1,0 +1,139 @@
+"""Sessions on a remote host, end to end, over a real sshd on 127.0.0.1 (marker ``ssh``).
+
+The "remote" is this machine behind the loopback sshd of :mod:`tests.harness.sshd`: its own HOME
+and tmux socket folder, this clone's ``orchestrator`` on its PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import libtmux
+import pytest
+
+from orchestrator.cli.main import main
+from tests.harness.sshd import ALIAS, SSHD, LoopbackSshd
+from tests.waiting import wait_for
+
+pytestmark = [
+    pytest.mark.ssh,
+    pytest.mark.skipif(not SSHD.exists(), reason="no sshd: run `bash tests/setup.sh`"),
+]
+REMOTE_SOCKET = "orc-remote"
+
+
+@pytest.fixture
+def sshd(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[LoopbackSshd]:
+    """A running loopback sshd; at the end, the remote tmux server and our connections go too."""
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    server = LoopbackSshd(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    from orchestrator.remote.ssh import Connection
+
+    Connection(ALIAS, tuple(server.ssh_options)).close()
+    server.stop()
+    server.remote_tmux(REMOTE_SOCKET, "kill-server")
+
+
+def layout(tmp_path: Path, sshd: LoopbackSshd, sessions: str) -> Path:
+    path = tmp_path / "mixed.toml"
+    path.write_text(
+        'name = "mixed"\n'
+        "[defaults]\n"
+        'agent = "shell"\n'
+        f"[hosts.{ALIAS}]\n"
+        f"ssh = {json.dumps(sshd.ssh_options)}\n"
+        f'socket = "{REMOTE_SOCKET}"\n' + sessions
+    )
+    return path
+
+
+def status(server: libtmux.Server) -> dict[str, dict[str, object]]:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["-L", str(server.socket_name), "status", "--json"]) == 0
+    return {str(row["name"]): row for row in json.loads(out.getvalue())["sessions"]}
+
+
+def test_local_and_remote_sessions_one_status_through_a_dropped_connection(
+    server: libtmux.Server, sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    hostile = "it's $(touch PWNED) `touch PWNED2`; touch PWNED3 #"
+    (sshd.remote_home / hostile).mkdir()
+    path = layout(
+        tmp_path,
+        sshd,
+        '[[sessions]]\nname = "here-1"\n'
+        f'[[sessions]]\nname = "there-1"\nhost = "{ALIAS}"\n'
+        f'[[sessions]]\nname = "there-2"\nhost = "{ALIAS}"\ncwd = {json.dumps(hostile)}\n'
+        'prompt = "echo $(touch PWNED4) done"\n',
+    )
+    assert main(["-L", str(server.socket_name), "up", str(path), "-d"]) == 0
+
+    def settled() -> bool:
+        rows = status(server)
+        return set(rows) == {"here-1", "there-1", "there-2"} and all(
+            row["state"] == "idle" for row in rows.values()
+        )
+
+    wait_for(settled, timeout=40, what="all three sessions idle, local and remote")
+    rows = status(server)
+    assert rows["here-1"]["host"] is None
+    assert rows["there-1"]["host"] == rows["there-2"]["host"] == ALIAS
+    assert rows["there-2"]["cwd"] == str(sshd.remote_home / hostile)
+    # The remote sessions run in the remote tmux, not in ours.
+    remote = sshd.remote_tmux(REMOTE_SOCKET, "list-panes", "-a", "-F", "#{@orc_session}")
+    assert sorted(remote.stdout.split()) == ["there-1", "there-2"]
+    local = server.cmd("list-panes", "-a", "-F", "#{@orc_session}").stdout
+    assert "there-1" not in local and "here-1" in local
+    panes = {name: rows[name]["pane_id"] for name in ("there-1", "there-2")}
+    for name in ("PWNED", "PWNED2", "PWNED3"):
+        assert not (sshd.remote_home / name).exists()
+        assert not (sshd.remote_home / hostile / name).exists()
+
+    sshd.stop()  # the connection drops; the remote fleet runs on
+    started = time.monotonic()
+    rows = status(server)
+    took = time.monotonic() - started
+    assert rows["here-1"]["state"] == "idle"
+    for name in ("there-1", "there-2"):
+        assert rows[name]["state"] == "unknown"
+        assert str(rows[name]["reason"]).startswith(f"host {ALIAS} unreachable since ")
+    assert took < 30, f"status blocked {took:.1f}s on an unreachable host"
+    first = rows["there-1"]["since"]
+    assert status(server)["there-1"]["since"] == first  # "since" is when it was first missed
+
+    sshd.start()  # the same port: the connection comes back
+    wait_for(settled, timeout=40, what="remote states back after the reconnect")
+    rows = status(server)
+    assert {name: rows[name]["pane_id"] for name in panes} == panes  # nothing was restarted
+
+
+def test_up_stops_when_the_remote_orchestrator_is_missing(
+    server: libtmux.Server,
+    sshd: LoopbackSshd,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sshd.path_file.write_text("/nonexistent")
+    path = layout(
+        tmp_path,
+        sshd,
+        f'[[sessions]]\nname = "here-1"\n[[sessions]]\nname = "there-1"\nhost = "{ALIAS}"\n',
+    )
+    assert main(["-L", str(server.socket_name), "up", str(path), "-d"]) == 2
+    err = capsys.readouterr().err
+    assert f"host {ALIAS}: `orchestrator` is not installed there" in err
+    assert "nothing was started" in err
+    assert "install.sh" in err or "pipx install" in err
+    assert not server.has_session("mixed")  # nothing half-built here
+    assert sshd.remote_tmux(REMOTE_SOCKET, "has-session").returncode != 0  # nor there
