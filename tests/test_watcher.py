@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 
 import libtmux
 import psutil
 import pytest
 
+from orchestrator.detect.reconcile import STILL
 from orchestrator.fleet import control, published, restart, services
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
@@ -20,6 +22,7 @@ from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch import status
 from orchestrator.watch import watcher as watcher_mod
 from orchestrator.watch.watcher import Watcher
+from tests.tmux_client import attached
 from tests.waiting import wait_for
 
 pytest_plugins = ["tests.history_db"]
@@ -173,3 +176,44 @@ def test_a_restarted_session_is_starting_then_read_without_waiting_for_the_backs
     seen = [t["new"] for t in map(json.loads, log) if t["session"] == "s1"]
     assert "unknown" not in seen
     assert seen[-1] == "idle"
+
+
+@pytest.mark.usefixtures("history_db")
+def test_attaching_a_client_records_no_work(server: libtmux.Server, tmp_path: Path) -> None:
+    """Issue 12 item 17: a client attaching resizes the window and every shell redraws its
+    prompt; that is no work (it was recorded as working -> idle, with a turn_finished
+    notification)."""
+    path = tmp_path / "shells.toml"
+    path.write_text(
+        'name = "shells"\n[defaults]\nagent = "shell"\nenv = { PS1 = "$ " }\n'
+        + "".join(
+            f'[[sessions]]\nname = "s{i}"\ncommand = ["bash", "--norc", "--noprofile", "-i"]\n'
+            for i in range(2)
+        )
+    )
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux, services=())
+    watcher = Watcher(tmux, "shells")
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    log = fleet_dir("shells") / "transitions.jsonl"
+    try:
+        wait_for(lambda: set(states(tmux, "shells").values()) == {"idle"})
+        before = log.read_text().splitlines()
+        with attached(str(server.socket_name), "shells:agents", size=(120, 30)):
+            resized_at = time.time()
+
+            def settled() -> bool:
+                panes = list(watcher.sessions.values())
+                return all(
+                    w.pane.width == 120 and not w.settle_at and w.tracker.screen_seen > resized_at
+                    for w in panes
+                )
+
+            wait_for(settled, what="the watcher took in the new size and read the panes")
+            time.sleep(STILL)  # a working state would be decided (and logged) by now
+            assert set(states(tmux, "shells").values()) == {"idle"}
+        assert log.read_text().splitlines() == before
+    finally:
+        watcher.stop()
+        thread.join(timeout=10)

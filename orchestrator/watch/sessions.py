@@ -56,6 +56,8 @@ class Watched:
     (a first read cannot tell a still screen from a moving one). 0 once settled."""
     backdate: float = 0.0
     """Re-adopted pane: when its screen is assumed to have last changed, unless it moves."""
+    backdate_first: bool = True
+    """Its first read since ``backdate`` was set is still to come."""
     printed: float | None = None
     """When the pane last printed, as the control client saw it (None: not since adopted)."""
     cpu: float = 0.0
@@ -147,6 +149,18 @@ def adopt(
     return watched
 
 
+def resized(watched: Watched, now: float) -> None:
+    """A pane whose size changed (a client attached, a window resized) redraws its screen
+    without doing any work: judge it as a re-adopted pane, its screen still since it last
+    changed unless a second read finds it moving (a shell was otherwise working -> idle)."""
+    if watched.pane.dead or not watched.tracker.screen_seen:
+        return
+    watched.settle_at = now + ADOPT_SETTLE
+    watched.backdate = watched.tracker.screen_changed
+    watched.backdate_first = True
+    watched.dirty = True
+
+
 def process_pass(processes: ProcessTable, sessions: Iterable[Watched]) -> None:
     """Refresh every session's CPU, memory, agent process and registry entry (one psutil pass)."""
     watched_list = list(sessions)
@@ -197,11 +211,14 @@ def capture(tmux: Tmux, due: list[Watched], now: float) -> None:
         screen = screens.get(watched.pane.pane_id)
         if screen is not None:
             watched.tracker.see_screen("\n".join(screen), now, watched.printed)
-            if watched.backdate:
-                # First read of a re-adopted pane: what it shows has been there since the
-                # previous watcher published, unless the second read finds it moving. So a
-                # restart neither invents output (idle -> working) nor misses an end of it.
+            if watched.backdate and (watched.backdate_first or now < watched.settle_at):
+                # First read of a re-adopted or resized pane (and any read before its settle
+                # read): what it shows has been there since the previous watcher published, or
+                # since before the resize, unless the settle read finds it moving. So neither
+                # a restart nor a redraw invents output (idle -> working) or misses an end of it.
                 watched.tracker.screen_changed = watched.backdate
+                watched.backdate_first = False
+            else:
                 watched.backdate = 0.0
 
 

@@ -53,6 +53,7 @@ from orchestrator.watch.sessions import (
     capture,
     due_times,
     process_pass,
+    resized,
     tail_offset,
 )
 
@@ -326,6 +327,8 @@ class Watcher:
                 self.sessions[pane.name] = watched
             else:
                 watched.dirty = watched.dirty or (pane.dead and not watched.pane.dead)
+                if (pane.width, pane.height) != (watched.pane.width, watched.pane.height):
+                    resized(watched, now)
                 watched.pane = pane
             if pane.dead and pane.dead_status is None and pane.dead_signal is None:
                 # tmux marks the pane dead a moment before it knows the exit status: look again.
