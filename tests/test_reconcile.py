@@ -133,6 +133,24 @@ def test_events_from_before_the_agent_started_are_ignored() -> None:
     assert t.decide(101.0)[0].state == State.STARTING
 
 
+def test_a_late_event_of_the_run_before_is_ignored() -> None:
+    # Issue 12 item 17: `down` (or a dying server) ends the old Claude, whose SessionEnd lands
+    # in the events file just after the new pane started; the watcher recorded an exit.
+    def event(name: str, at: float, session: str) -> HookEvent:
+        return HookEvent(at, name, session, {"hook_event_name": name, "reason": "other"})
+
+    t = CLAUDE.tracker(started=100.0)
+    t.see_hooks([event("SessionStart", 50.0, "old"), event("SessionEnd", 100.2, "old")])
+    assert t.decide(100.5)[0].state == State.STARTING
+    t.see_hooks([event("SessionStart", 101.0, "new")])
+    assert t.decide(101.1)[0].state == State.IDLE
+    # A conversation of the run before, resumed in this one, is this run's again.
+    t = CLAUDE.tracker(started=100.0)
+    t.see_hooks([event("SessionStart", 50.0, "same"), event("SessionStart", 101.0, "same")])
+    t.see_hooks([event("SessionEnd", 102.0, "same")])
+    assert t.decide(102.1)[0].state == State.EXITED
+
+
 def test_shell_profile_uses_output_activity() -> None:
     t = SessionTracker(rules=None, started=0.0)
     t.see_screen("$ make\nbuilding...", 1.0)

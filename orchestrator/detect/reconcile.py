@@ -101,6 +101,8 @@ class SessionTracker:
     match: ScreenMatch | None = None
     hook_event: HookEvent | None = None
     hook_state: tuple[State, str] | None = None
+    earlier_runs: set[str] = field(default_factory=set)
+    """Session ids of the agent runs before this pane's (their SessionStart predates it)."""
     registry: Signal | None = None
     """The agent's own status report (Claude's session registry), when it keeps one."""
     facts: ProcessFacts = field(default_factory=ProcessFacts)
@@ -126,10 +128,19 @@ class SessionTracker:
         """Record new hook events; the last one that says something wins.
 
         Events from before this pane's agent started belong to an earlier run in the same pane
-        (the events file outlives a restart) and are ignored.
+        (the events file outlives a restart) and are ignored, as are later events of a session
+        id whose SessionStart came before (until it starts again here, resumed).
         """
         for event in events:
             if event.at < self.started - 1.0:
+                if event.name == "SessionStart" and event.session_id:
+                    self.earlier_runs.add(event.session_id)
+                continue
+            if event.name == "SessionStart":
+                self.earlier_runs.discard(event.session_id)  # resumed here: this run's now
+            elif event.session_id in self.earlier_runs:
+                # A late event of the run before (its SessionEnd, written as `down` or a dying
+                # server ended it, can land after this pane started): not this run's.
                 continue
             state = self.hook_state_of(event)
             if state is not None:
