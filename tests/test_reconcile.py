@@ -77,6 +77,27 @@ def test_working_hook_goes_stale_when_the_screen_is_idle_and_still() -> None:
     assert verdict.state == State.IDLE
 
 
+def test_a_working_hook_the_screen_contradicted_does_not_come_back() -> None:
+    # Issue 12 item 17: after `i` (Esc while working; no hook fires) the session went idle,
+    # then the next screen change (typing in the prompt box) brought the old prompt hook back
+    # as working, and the history recorded it.
+    t = tracker()
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    screen = recorded("esc-while-working")
+    t.see_screen(screen, 9.5)
+    assert t.decide(9.5 + STILL + 0.1)[0].state == State.IDLE
+    lines = screen.split("\n")
+    prompt = next(i for i, line in enumerate(lines) if line.startswith("❯"))
+    typing = "\n".join([*lines[:prompt], lines[prompt] + "what next", *lines[prompt + 1 :]])
+    assert typing != screen
+    t.see_screen(typing, 20.0)
+    verdict, changed = t.decide(20.1)
+    assert (verdict.state, changed) == (State.IDLE, False)
+    # The next hook event has its say again.
+    t.see_hooks([hook("UserPromptSubmit", 21.0, prompt="what next")])
+    assert t.decide(21.1)[0].state == State.WORKING
+
+
 def test_spinner_on_screen_is_working_whatever_the_last_hook() -> None:
     t = tracker()
     t.see_hooks([hook("Stop", 1.0)])

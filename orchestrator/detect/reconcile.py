@@ -101,6 +101,8 @@ class SessionTracker:
     match: ScreenMatch | None = None
     hook_event: HookEvent | None = None
     hook_state: tuple[State, str] | None = None
+    contradicted: HookEvent | None = None
+    """The hook event the screen has since contradicted (idle and still after it)."""
     earlier_runs: set[str] = field(default_factory=set)
     """Session ids of the agent runs before this pane's (their SessionStart predates it)."""
     registry: Signal | None = None
@@ -194,6 +196,8 @@ class SessionTracker:
         age = now - self.started
         proc = process_signal(self.facts, now, age)
         hook = hook_signal(self.hook_event, self.hook_state)
+        if self.hook_event is not None and self.hook_event is self.contradicted:
+            hook = Signal(Source.HOOK, None, f"stale: {hook.reason}", hook.since, hook.evidence)
         screen = self.screen_signal(now)
         registry = self.registry or NO_REGISTRY
         signals = (proc, hook, screen, registry)
@@ -245,6 +249,11 @@ class SessionTracker:
                 return verdict(hook, "hook says working; the screen does not contradict it")
         if screen.state == State.IDLE:
             stale = hook.state is not None and hook.state != State.IDLE
+            if stale:
+                # The screen has shown the idle prompt, still, after the hook's grace: that
+                # event has no more say (Esc while working fires no hook) until the next one,
+                # or the next screen change would bring it back as working.
+                self.contradicted = self.hook_event
             note = "idle prompt, screen still" + ("; hook state is stale" if stale else "")
             return verdict(screen, note)
         if hook.state is not None:
