@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import libtmux
@@ -403,10 +404,14 @@ def test_up_brings_service_windows_back_in_their_places(
 
 
 def test_up_does_not_claim_a_watcher_that_cannot_start(
-    server: libtmux.Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    server: libtmux.Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Another watcher (say `orchestrator watch` in a terminal) holds the fleet's lock: a new
     # watcher window would exit at once, so `up` must not say it started one.
+    monkeypatch.setattr(fleet, "LOCK_WAIT", 0.3)  # a lock held this long is another watcher
     path = shell_layout(tmp_path)
     socket = ["-L", str(server.socket_name)]
     tmux = Tmux.from_server(server)
@@ -449,3 +454,25 @@ def test_restart_waits_for_a_session_shown_exited_to_leave_its_pane(
     assert report.pane_id == pane.pane_id
     again = list_sessions(tmux, "ending")[0]
     assert not again.dead and again.pane_pid != pane.pane_pid
+
+
+def test_up_waits_for_the_watcher_of_a_vanished_fleet_to_let_go(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    # Right after the tmux server died, its watcher may hold the lock a moment longer: `up`
+    # waits for it rather than leaving the new fleet without a watcher.
+    path = shell_layout(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def old_watcher() -> None:
+        with fleet_lock(fleet_dir("team")):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=old_watcher)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.5, release.set).start()
+    report = fleet.up(layout.load_fleet(str(path)), Tmux.from_server(server))
+    thread.join()
+    assert report.services == {"dashboard": "started", "watcher": "started"}

@@ -129,7 +129,8 @@ def test_the_printed_resume_advice_resumes(
     back the conversation that holds the work (not the empty one that `up` just started)."""
     db = tmp_path / "history.sqlite3"
     monkeypatch.setenv("ORCHESTRATOR_DB", str(db))
-    monkeypatch.chdir(tmp_path)
+    # A layout without `root`, brought up in the project: its sessions start there.
+    monkeypatch.chdir(claude_project)
     tmux = Tmux.from_server(server)
     socket = str(server.socket_name)
     env = {k: v for k, v in claude_home.env.items() if k != "TERM"}
@@ -137,8 +138,7 @@ def test_the_printed_resume_advice_resumes(
     path = tmp_path / "claudes.toml"
     path.write_text(
         f'name = "claudes"\n[defaults]\nagent = "claude"\nenv = {{ {inline} }}\n'
-        f'[[sessions]]\nname = "dev-1"\ncwd = "{claude_project}"\n'
-        f"command = [{json.dumps(str(claude_bin))}]\n"
+        f'[[sessions]]\nname = "dev-1"\ncommand = [{json.dumps(str(claude_bin))}]\n'
     )
     session = Session(tmux)
 
@@ -168,6 +168,10 @@ def test_the_printed_resume_advice_resumes(
     up_again, restart_force = re.findall(r"`(orchestrator [^`]+)`", advice)
     assert f"-L {socket}" in up_again
     assert str(path) in up_again
+    # The printed commands are run later, from another folder.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
 
     # `restart NAME --force`, as printed (NAME filled in).
     out = run(*shlex.split(restart_force.replace("NAME", "dev-1"))[1:])
@@ -184,7 +188,9 @@ def test_the_printed_resume_advice_resumes(
     run("-L", socket, "down", "claudes")
     out = run(*shlex.split(up_again)[1:])
     assert "started 1 session(s)" in out
+    assert f"dev-1 continues its conversation in {claude_project}" in out
     pane = list_sessions(tmux, "claudes")[0]
+    assert pane.cwd == str(claude_project)
     assert pane.resumed
     assert pane.pane_pid is not None
     assert psutil.Process(pane.pane_pid).cmdline()[-2:] == ["--resume", pane.resumed]

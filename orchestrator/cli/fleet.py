@@ -101,6 +101,8 @@ def _up(args: argparse.Namespace) -> int:
         # A live fleet's sessions start where the fleet was brought up, not where this runs.
         plan = layout.load_fleet(args.layout, here=recorded)
     resume = None if live else _resume_choice(plan, args, tmux)
+    if resume:
+        plan = _in_their_folders(plan, resume)
     report = fleet.up(plan, tmux, resume=resume)
     notify_settings.record_switch(tmux, report.fleet)  # the running watcher follows it too
     from orchestrator.fleet import jump
@@ -179,6 +181,29 @@ def _resume_choice(plan: Fleet, args: argparse.Namespace, tmux: Tmux) -> dict[st
         if answer.strip().lower() in {"", "y", "yes"}:
             chosen[name] = conversation.claude_session_id
     return chosen
+
+
+def _in_their_folders(plan: Fleet, resume: dict[str, str]) -> Fleet:
+    """The plan with each resumed session in the folder its conversation ran in, when that is
+    not where the layout now puts it (a layout without `root`, brought up from elsewhere):
+    `claude --resume` finds a conversation only from its own folder."""
+    import dataclasses
+
+    from orchestrator.store import history
+    from orchestrator.store.db import Store
+
+    sessions = []
+    with Store() as store:
+        for session in plan.sessions:
+            conversation = None
+            if session.name in resume and not session.worktree:
+                conversation = store.claude_session(plan.name, session.name, resume[session.name])
+            folder = None if conversation is None else history.conversation_folder(conversation)
+            if folder is not None and folder != session.cwd and folder.is_dir():
+                print(f"{session.name} continues its conversation in {folder}, where it ran")
+                session = dataclasses.replace(session, cwd=folder)
+            sessions.append(session)
+    return dataclasses.replace(plan, sessions=tuple(sessions))
 
 
 def _base_command(args: argparse.Namespace, tmux: Tmux) -> str:

@@ -82,7 +82,10 @@ def restart_session(
         # `up` ran in, which this process may not be in.
         plans[0] = dataclasses.replace(plans[0], cwd=Path(pane.cwd))
     one = dataclasses.replace(plan_fleet, sessions=(plans[0],))
-    if pane is not None and not pane.dead and not force and describe_state(pane)[0] != "exited":
+    # A pane still alive whose agent is known to have exited (its SessionEnd came, the process is
+    # on its way out; or it left its wrapper shell behind) needs no --force.
+    exited = pane is not None and describe_state(pane)[0] == "exited"
+    if pane is not None and not exited and not force:
         raise OrchestratorError(
             f"session {name!r} is still running (pane {pane.pane_id})",
             hint=f"use --force to end it and start it again, or `orchestrator jump {name}`",

@@ -142,9 +142,23 @@ def _create(
     return report
 
 
+LOCK_WAIT = 3.0
+"""Seconds ``up`` waits for a held watcher lock to be let go before reporting another watcher."""
+
+
 def _watcher_elsewhere(fleet: str) -> str | None:
-    """What to report when a watcher outside the fleet's window holds the fleet's lock."""
-    if not watcher_running(fleet):
+    """What to report when a watcher outside the fleet's window holds the fleet's lock.
+
+    A watcher whose fleet just vanished (its tmux server died, its session was killed) lets go
+    of the lock within moments: wait up to :data:`LOCK_WAIT` for that before calling it another
+    watcher.
+    """
+    deadline = time.monotonic() + LOCK_WAIT
+    while watcher_running(fleet):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    else:
         return None
     try:
         pid = (fleet_dir(fleet) / "watcher.lock").read_text().strip()

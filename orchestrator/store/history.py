@@ -7,6 +7,9 @@ that opens one can say so instead of silently starting afresh.
 
 from __future__ import annotations
 
+import itertools
+import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +146,27 @@ def resumable_conversation(store: Store, fleet: str, session: str) -> ClaudeSess
     hide an earlier one that holds work."""
     found = [c for c in store.claude_sessions(fleet, session) if _can_resume(c)]
     return max(found, key=last_active, default=None)
+
+
+def conversation_folder(conversation: ClaudeSession) -> Path | None:
+    """The folder a conversation ran in, as its transcript records it (each message carries
+    its ``cwd``); None when the transcript does not say. ``claude --resume`` finds a
+    conversation only from that folder."""
+    path = conversation.transcript_path
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as transcript:
+            for line in itertools.islice(transcript, 200):
+                found = _CWD.search(line)
+                if found is not None:
+                    return Path(json.loads(b'"' + found.group(1) + b'"'))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+_CWD = re.compile(rb'"cwd":\s*"((?:[^"\\]|\\.)*)"')
 
 
 def resume_id(fleet: str, session: str, db: Path | str | None = None) -> str | None:
