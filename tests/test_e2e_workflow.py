@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
+from functools import partial
 from io import StringIO
 from pathlib import Path
 
@@ -85,6 +86,8 @@ def bring_up(
     def start(body: str, trusted: list[Path]) -> Path:
         home = make_claude_home(tmp_path / "claude-home", mock_api.base_url, trusted)
         env = {k: v for k, v in home.env.items() if k != "TERM"}
+        # `claude` on PATH, so that a session added with `new` finds it as `up` would.
+        env["PATH"] = f"{claude_bin.parent}:{env['PATH']}"
         inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())
         text = (
             f'name = "flow"\n[defaults]\nagent = "claude"\nenv = {{ {inline} }}\n'
@@ -183,3 +186,55 @@ def test_pipeline_between_worktrees_copies_the_file(
     assert entry["copied"] is True
     assert entry["producer"] == "research-3"
     assert not (repo / "findings.md").exists()
+
+
+def got(api: MockAnthropicAPI, name: str, text: str) -> bool:
+    """Whether session ``name`` has sent the scripted API a turn carrying ``text``."""
+    return any(
+        text in " ".join(r.user_texts())
+        for r in api.main_turn_requests()
+        if you_are(name) in r.system_text()
+    )
+
+
+def test_new_send_all_and_rm_on_a_live_fleet(
+    cli: Cli, bring_up: Callable[..., Path], mock_api: MockAnthropicAPI, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    layout_file = bring_up(
+        f'[[sessions]]\nname = "dev-1"\nrole = "Implement"\ncwd = "{project}"\n', [project]
+    )
+    code, out = cli.run(
+        "new", "qa-2", "--role", "Review the changes", "--cwd", str(project),
+        "--prompt", "Review what dev-1 did",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "added flow/qa-2 (claude" in out
+    cli.wait(partial(got, mock_api, "qa-2", "Review what dev-1 did"), "qa-2's first prompt")
+    system = next(
+        r.system_text() for r in mock_api.main_turn_requests() if you_are("qa-2") in r.system_text()
+    )
+    assert "Your role: Review the changes" in system
+    assert "- dev-1: Implement" in system
+    # A later `up` of the layout keeps the added session, and starts nothing twice.
+    code, out = cli.run("up", str(layout_file), "--detach")
+    assert code == 0, out
+    assert sorted(cli.sessions()) == ["dev-1", "qa-2"]
+    cli.wait(lambda: {cli.state("dev-1"), cli.state("qa-2")} == {"idle"}, "both idle")
+    code, out = cli.run("send", "--all", "Summarise your work")
+    assert code == 0, out
+    for name in ("dev-1", "qa-2"):
+        cli.wait(partial(got, mock_api, name, "Summarise your work"), f"{name} gets it too")
+    code, out = cli.run("rm", "qa-2")
+    assert code == 0, out
+    assert sorted(cli.sessions()) == ["dev-1"]
+    with Store() as store:
+        sent = [
+            (p.session, p.source)
+            for p in store.prompts(fleet="flow")
+            if p.text == "Summarise your work"
+        ]
+        assert sorted(sent) == [("dev-1", "cli"), ("qa-2", "cli")]
+        assert store.prompts("qa-2", fleet="flow")[0].source == "new"
+        assert store.transitions("qa-2", fleet="flow")[-1].reason == "removed with orchestrator rm"

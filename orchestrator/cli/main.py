@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from orchestrator import __version__
-from orchestrator.cli import fleet, layouts, notify, observe, report, state, worktree
+from orchestrator.cli import fleet, layouts, notify, observe, report, sessions, state, worktree
 from orchestrator.cli.common import Handler
 from orchestrator.errors import OrchestratorError
 
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.set_defaults(handler=handler)
         return cmd
 
-    for group in (fleet, state, observe, layouts, worktree, report, notify):
+    for group in (fleet, sessions, state, observe, layouts, worktree, report, notify):
         group.add_commands(command)
     return parser
 

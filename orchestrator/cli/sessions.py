@@ -1,0 +1,119 @@
+"""Sessions on the fly: ``new`` adds one to a running fleet, ``send`` types a prompt into some,
+``rm`` ends one. Thin shells over :mod:`orchestrator.fleet.adhoc`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from orchestrator.cli.common import CommandFactory, fleet_argument, fleet_of, tmux_of
+from orchestrator.errors import OrchestratorError
+
+
+def add_commands(command: CommandFactory) -> None:
+    """Declare the commands that add, prompt and remove sessions of a running fleet."""
+    new = command(
+        "new", "Add a session to a running fleet (launched as `up` launches the layout's).", _new
+    )
+    new.add_argument("name", help="the new session's name (letters, digits, '-', '_')")
+    new.add_argument("--agent", help="agent profile (default: the layout's [defaults] agent)")
+    new.add_argument("--role", default="", help="what the session is for (the agent is told)")
+    new.add_argument("--cwd", help="working folder (default: the layout's [defaults] cwd)")
+    new.add_argument(
+        "--worktree",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="its own git worktree and branch (default: as the layout's [defaults] say)",
+    )
+    new.add_argument("--prompt", help="first prompt, typed once the agent is ready")
+    fleet_argument(new)
+
+    send = command("send", "Type a prompt into sessions (and record it in the history).", _send)
+    send.add_argument(
+        "words",
+        nargs="+",
+        metavar="WORD",
+        help="session names (none with --all or --role), then the prompt",
+    )
+    which = send.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every session of the fleet")
+    which.add_argument("--role", help="every session with this role")
+    fleet_argument(send)
+
+    rm = command("rm", "End one session; its worktree, branch and history are kept.", _rm)
+    rm.add_argument("name", help="session name")
+    fleet_argument(rm)
+
+
+def _new(args: argparse.Namespace) -> int:
+    from orchestrator.fleet import adhoc
+
+    tmux = tmux_of(args)
+    fleet = fleet_of(tmux, args)
+    cwd = Path(args.cwd).expanduser().absolute() if args.cwd else None
+    wanted = adhoc.NewSession(
+        name=args.name,
+        agent=args.agent,
+        role=args.role,
+        cwd=cwd,
+        worktree=args.worktree,
+        prompt=args.prompt,
+    )
+    pane = adhoc.add_session(tmux, fleet, wanted)
+    where = f" on branch {pane.branch}" if pane.branch else ""
+    print(f"added {fleet}/{pane.name} ({pane.agent}, pane {pane.pane_id}) in {pane.cwd}{where}")
+    if args.prompt:
+        print("  its prompt is typed once the agent is ready")
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from orchestrator.fleet import adhoc
+    from orchestrator.store import history
+    from orchestrator.tmux.panes import list_sessions
+
+    *names, text = args.words
+    if (args.all or args.role is not None) and names:
+        raise OrchestratorError(
+            "give either session names or --all/--role, not both",
+            hint="quote the prompt so that it is one argument: "
+            "orchestrator send --all 'run the tests'",
+        )
+    if not (args.all or args.role is not None or names):
+        raise OrchestratorError(
+            "name the sessions to send to (or --all, or --role ROLE), then the prompt",
+            hint="e.g. orchestrator send dev-1 'run the tests'",
+        )
+    if not text.strip():
+        raise OrchestratorError("the prompt is empty")
+    tmux = tmux_of(args)
+    fleet = fleet_of(tmux, args)
+    panes = adhoc.choose(list_sessions(tmux, fleet), names, every=args.all, role=args.role)
+    live = [pane for pane in panes if not pane.dead]
+    for pane in panes:
+        if pane.dead:
+            print(f"skipped {pane.name}: it has exited (`orchestrator restart {pane.name}`)")
+    for pane in live:
+        history.record_prompt(fleet, pane.name, text, source="cli")
+    adhoc.send(tmux, live, text)
+    if live:
+        print(f"sent to {', '.join(pane.name for pane in live)}")
+    return 0 if live else 1
+
+
+def _rm(args: argparse.Namespace) -> int:
+    from orchestrator.fleet import adhoc
+    from orchestrator.store.db import Store
+
+    tmux = tmux_of(args)
+    fleet = fleet_of(tmux, args)
+    pane = adhoc.remove_session(tmux, fleet, args.name)
+    with Store() as store:
+        store.record_transition(
+            fleet, pane.name, "exited", source="cli", reason="removed with orchestrator rm"
+        )
+    kept = (
+        f"; its worktree {pane.worktree} and branch {pane.branch} are kept" if pane.branch else ""
+    )
+    print(f"removed {fleet}/{pane.name} (pane {pane.pane_id}){kept}; its history is kept")
+    return 0
