@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from orchestrator.store.db import Store
+from orchestrator.store.records import Transition
 
 AWAITING = "awaiting_input"
 """The state whose stretches are waits."""
@@ -70,25 +71,35 @@ def read_history(store: Store, now: float) -> HistoryFacts:
     """Every link and state stretch in the history."""
     facts = HistoryFacts()
     for record in store.sessions():
-        for seen in store.claude_sessions(record.fleet, record.name):
+        seen_here = store.claude_sessions(record.fleet, record.name)
+        for seen in seen_here:
             link = Link(seen.fleet, seen.session, seen.last_seen)
             old = facts.by_id.get(seen.claude_session_id)
             if old is None or old.last_seen <= link.last_seen:
                 facts.by_id[seen.claude_session_id] = link
             if seen.transcript_path is not None:
                 facts.by_path[os.path.realpath(seen.transcript_path)] = link
-    pending: dict[tuple[str, str], tuple[str, float]] = {}
-    for t in store.transitions():
-        key = (t.fleet, t.session)
-        before = pending.get(key)
-        if before is not None and before[0] == t.to_state:
-            continue  # the same state with a new reason: one stretch
-        if before is not None:
-            facts.stretches.setdefault(key, []).append(Stretch(before[0], before[1], t.at))
-        pending[key] = (t.to_state, t.at)
-    for key, (state, start) in pending.items():
-        facts.stretches.setdefault(key, []).append(Stretch(state, start, max(start, now)))
+        if seen_here:
+            # Only sessions that ran a conversation: no other session's states reach a report.
+            key = (record.fleet, record.name)
+            facts.stretches[key] = _stretches(
+                store.transitions(record.name, fleet=record.fleet), now
+            )
     return facts
+
+
+def _stretches(transitions: list[Transition], now: float) -> list[Stretch]:
+    out: list[Stretch] = []
+    current: tuple[str, float] | None = None
+    for t in transitions:
+        if current is not None and current[0] == t.to_state:
+            continue  # the same state with a new reason: one stretch
+        if current is not None:
+            out.append(Stretch(current[0], current[1], t.at))
+        current = (t.to_state, t.at)
+    if current is not None:
+        out.append(Stretch(current[0], current[1], max(current[1], now)))
+    return out
 
 
 def assign_waits(starts: list[float], waits: list[Stretch]) -> list[list[Stretch]]:
