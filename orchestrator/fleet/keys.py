@@ -59,7 +59,9 @@ def type_prompt(
     if not panes:
         return
     tmux.run(*paste_commands([pane.pane_id for pane in panes], text))
-    time.sleep(max(enter_delay, *(profile_of(pane.agent).enter_delay for pane in panes)))
+    time.sleep(
+        max(enter_delay, *(profile_of(pane.agent, pane.fleet).enter_delay for pane in panes))
+    )
     pending = list(panes)
     deadline = time.monotonic() + ENTER_PATIENCE
     while pending and time.monotonic() < deadline:
@@ -71,7 +73,7 @@ def type_prompt(
 
 def _unsent(tmux: Tmux, pane: PaneInfo, text: str, before: list[str]) -> bool:
     screen = _screen(tmux, pane.pane_id)
-    said = profile_of(pane.agent).prompt_pending(screen, text)
+    said = profile_of(pane.agent, pane.fleet).prompt_pending(screen, text)
     return screen == before if said is None else said
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchestrator.agents import custom
 from orchestrator.errors import OrchestratorError, TmuxError
 from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.fleet.commands import (
@@ -75,6 +76,8 @@ def up(
     starting = [plan.name for plan in fleet.sessions if plan.name not in running]
     prepared = session_worktrees.prepare(fleet, clean_base=starting)
     fleet = prepared.fleet
+    # The watcher and the dashboard read the fleet's own agents from here, not from the layout.
+    custom.record(fleet.name, fleet.agents)
     try:
         if tmux.has_session(fleet.name):
             report = _reconcile(fleet, tmux, services, resume or {})

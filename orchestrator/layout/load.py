@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from orchestrator import paths
+from orchestrator.agents import custom
 from orchestrator.agents.catalog import PROFILES
 from orchestrator.agents.profile import AgentProfile
 from orchestrator.errors import LayoutError
@@ -250,6 +251,8 @@ def _line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     ``[env]`` or the top level), then the ``key =`` line inside it; falls back to the table's
     header line.
     """
+    if loc and loc[0] == "agents":
+        return custom.line_of(text, loc)
     table, index, key = "", None, loc[0] if loc else None
     if len(loc) >= 2 and loc[0] in {"sessions", "on"} and isinstance(loc[1], int):
         table, index, key = str(loc[0]), loc[1], loc[2] if len(loc) > 2 else None
@@ -302,15 +305,21 @@ def resolve(
             f"{source}: {_position(text, ('root',))}root: folder {base} does not exist",
             hint="create it, or fix `root` (it is relative to the layout file's folder)",
         )
+    try:
+        own = custom.own_agents(dict(layout.agents), source, text, set(PROFILES))
+    except ValueError as exc:
+        hint = "see examples/opencode.toml for an agent of your own"
+        raise LayoutError(str(exc), hint=hint) from None
+    profiles = {**{name: custom.to_profile(name, spec) for name, spec in own.items()}, **PROFILES}
     plans: list[SessionPlan] = []
     for index, spec in enumerate(layout.sessions):
         if (spec.host or layout.defaults.host) is not None:
             continue  # it runs on its host, which checks it (orchestrator.layout.remote)
         where = f"{source}: sessions[{index}] ({spec.name})"
         agent_name = spec.agent or layout.defaults.agent
-        profile = PROFILES.get(agent_name)
+        profile = profiles.get(agent_name)
         if profile is None:
-            known = ", ".join(sorted(PROFILES))
+            known = ", ".join(sorted(profiles))
             field = _field_at(source, text, index, spec.name, "agent", spec.agent)
             raise LayoutError(
                 f"{field}: unknown agent {agent_name!r}",
@@ -360,6 +369,7 @@ def resolve(
         sessions=tuple(plans),
         worktrees=WorktreeSettings(prefix=options.prefix, base=options.base, folder=folder),
         remote=remote.plans(layout, source, text),
+        agents={name: own[name] for name in {p.agent.name for p in plans} if name in own},
     )
 
 

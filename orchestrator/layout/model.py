@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import orchestrator
+from orchestrator.agents.custom import AgentSpec
 from orchestrator.detect.model import State
 from orchestrator.git.worktree import DEFAULT_PREFIX
 
@@ -336,6 +337,13 @@ class Layout(Workflow):
     arrange: Arrange = Field("tiled", description="tmux layout of the agents' window.")
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every session.")
     defaults: Defaults = Field(default_factory=Defaults, description="Defaults for all sessions.")
+    agents: dict[str, AgentSpec] = Field(
+        default_factory=dict,
+        description=(
+            "Agents of your own, by name: [agents.NAME] with command, process_names and screen "
+            "rules ([[agents.NAME.rules]]), as in the user's agents.toml."
+        ),
+    )
     worktrees: Worktrees = Field(
         default_factory=Worktrees,
         description="Branch prefix, base and folder for sessions with worktree = true.",

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.agents.profile import AgentProfile
 from orchestrator.git.worktree import WorktreeSettings, WorktreeSpec
+
+if TYPE_CHECKING:  # pydantic stays out of the commands that only read a plan
+    from orchestrator.agents.custom import AgentSpec
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Fleet:
     remote: tuple[RemotePlan, ...] = ()
     """The sessions that run on other hosts, one plan per host (``sessions`` holds the local
     ones only)."""
+
+    agents: dict[str, AgentSpec] = field(default_factory=dict)
+    """The agents of the user's own its sessions run (from the layout or ``agents.toml``)."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from typing import Protocol
 import watchfiles
 
 from orchestrator import paths
-from orchestrator.agents.catalog import PROFILES, profile_of
+from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
@@ -323,8 +323,8 @@ class TmuxBackend:
             source = str(pub.get("source", source))
             cpu, rss = _num(pub.get("cpu")) or 0.0, int(_num(pub.get("rss")) or 0)
         elif pane.pane_pid and not pane.dead:
-            profile = PROFILES.get(pane.agent)
-            tree = self.processes.tree(pane.pane_pid, profile.process_names if profile else ())
+            profile = profile_of(pane.agent, pane.fleet)
+            tree = self.processes.tree(pane.pane_pid, profile.process_names)
             cpu, rss = tree.cpu, tree.rss
         return SessionRow(
             fleet=pane.fleet,
@@ -409,14 +409,16 @@ class TmuxBackend:
         if typed:
             self.tmux.run(*typed)
             # The slowest reader among them sets the pause (Codex needs more than Claude).
-            time.sleep(max(ENTER_DELAY, *(profile_of(p.agent).enter_delay for p in targets)))
+            time.sleep(
+                max(ENTER_DELAY, *(profile_of(p.agent, p.fleet).enter_delay for p in targets))
+            )
             self.tmux.run(*enter)
 
     def interrupt(self, names: Sequence[str]) -> None:
         """Press each named session's interrupt key (Esc; Ctrl-C for aider)."""
         wanted = set(names)
         commands: list[TmuxCommand] = [
-            ["send-keys", "-t", p.pane_id, profile_of(p.agent).interrupt_key]
+            ["send-keys", "-t", p.pane_id, profile_of(p.agent, p.fleet).interrupt_key]
             for p in list_sessions(self.tmux, self.fleet)
             if p.name in wanted
         ]

@@ -120,7 +120,7 @@ def adopt(
     now: float,
 ) -> Watched:
     """Start watching a pane: a new one, or one a previous watcher published states for."""
-    profile = profile_of(pane.agent)
+    profile = profile_of(pane.agent, fleet, runtime)
     tracker = profile.tracker(pane.started or now)
     reader = None
     folder = hooks.session_dir(fleet, pane.name, runtime)
