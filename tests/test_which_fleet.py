@@ -33,9 +33,10 @@ def in_pane(tmux: Tmux, target: str, args: list[str], out: Path) -> tuple[int, s
     line = f"{shlex.join(command)} > {out} 2>&1; echo $? > {out}.rc"
     # The server's environment may hold no ORCHESTRATOR_SOCKET (as a user's would not).
     tmux.run(["new-window", "-d", "-t", f"={target}:", "--", "sh", "-c", line])
-    wait_for(lambda: Path(f"{out}.rc").exists(), what=f"{args} in a pane of {target}")
-    time.sleep(0.05)
-    return int(Path(f"{out}.rc").read_text()), out.read_text()
+    status = Path(f"{out}.rc")
+    # The status is written after the output is complete; wait until it is there in full.
+    wait_for(lambda: status.is_file() and status.read_text().endswith("\n"), what=str(args))
+    return int(status.read_text()), out.read_text()
 
 
 def set_waiting(tmux: Tmux, pane_id: str, since: float) -> None:
