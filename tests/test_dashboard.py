@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 
 from orchestrator.subscribers import notify_settings
 from orchestrator.tui.app import Dashboard
-from orchestrator.tui.rows import SessionRowView
+from orchestrator.tui.rows import SessionRowView, age, next_change
 from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 from tests.dashboard_fake import FakeBackend, demo_rows
 
@@ -55,7 +55,7 @@ async def test_rows_show_every_column_and_waiting_first() -> None:
         # Awaiting input first, the one waiting longest first; then pane order.
         assert names(app) == ["git-5", "test-2", "dev-1", "research-3", "docs-4"]
         text = row_text(app, "test-2")
-        for part in ("test-2", "◆ NEEDS YOU", "1m35s", "Bash: pytest -x tests/", "Testing"):
+        for part in ("test-2", "◆ NEEDS YOU", "1m ", "Bash: pytest -x tests/", "Testing"):
             assert part in text
         assert "claude" in text and "main" in text and "310M" in text and "3%" in text
         assert "✔ finished" in row_text(app, "docs-4")  # idle, not looked at since
@@ -281,3 +281,54 @@ def test_an_error_sorts_with_awaiting_input_and_is_named() -> None:
     assert next_waiting(rows, None) == "docs-4"
     assert title_text("f", rows) == "fleet f: 5 session(s), 2 awaiting input, 1 stopped on an error"
     assert look(rows[3]).word == "ERROR"
+
+
+def test_ages_show_seconds_only_in_their_first_minute() -> None:
+    assert [age(0.0, t) for t in (0.4, 59.9, 60.0, 3599.0, 3600.0, 86399.0, 90000.0)] == [
+        "0s",
+        "59s",
+        "1m",
+        "59m",
+        "1h00m",
+        "23h59m",
+        "1d01h",
+    ]
+
+
+def test_the_next_change_is_the_next_age_step_or_the_forgotten_threshold() -> None:
+    rows = {row.name: row for row in demo_rows(1000.0)}
+    idle = dataclasses.replace(rows["dev-1"], state="idle", since=1000.0)
+    waiting = dataclasses.replace(rows["test-2"], state="awaiting_input", since=1000.0)
+    assert next_change(idle, 1010.25, 300.0) == pytest.approx(0.75)  # 10s -> 11s
+    assert next_change(idle, 1125.0, 300.0) == pytest.approx(55.0)  # 2m -> 3m
+    assert next_change(idle, 1000.0 + 86400 + 5, 300.0) == pytest.approx(3595.0)  # 1d00h -> 1d01h
+    assert next_change(waiting, 1270.0, 300.0) == pytest.approx(30.0)  # flagged at 300 s
+    assert next_change(waiting, 1310.0, 300.0) == pytest.approx(50.0)  # flagged: only the age
+    assert next_change(dataclasses.replace(idle, since=None), 1000.0, 300.0) == float("inf")
+
+
+async def test_the_clock_repaints_rows_only_when_an_age_is_due_to_change() -> None:
+    now = [1_700_000_000.0]
+    rows = [dataclasses.replace(r, since=now[0] - 600.5) for r in demo_rows(now[0])]
+    app = Dashboard(FakeBackend(rows), live=False, clock=lambda: now[0])
+    async with app.run_test(size=(160, 30)) as pilot:
+        app.set_rows(rows)
+        await pilot.pause()
+        ticks: list[float] = []
+        session_list = app.query_one("#rows")
+        original = session_list.tick  # type: ignore[attr-defined]
+
+        def counting(*args: object, **kwargs: object) -> None:
+            ticks.append(now[0])
+            original(*args, **kwargs)
+
+        session_list.tick = counting  # type: ignore[attr-defined]
+        app._tick()  # works out when the next change is due: 59.5 s on for every row
+        for _ in range(5):
+            now[0] += 10.0
+            app._tick()
+        assert len(ticks) == 1
+        now[0] += 10.0  # 10m -> 11m
+        app._tick()
+        assert len(ticks) == 2
+        assert "11m" in row_text(app, "dev-1")

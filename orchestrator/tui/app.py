@@ -36,7 +36,7 @@ from orchestrator.tui.actions import KEYS, SessionActions
 from orchestrator.tui.backend import Backend, SessionRow
 from orchestrator.tui.messages import NotesChanged, PreviewCaptured, RowsChanged, SeenChanged
 from orchestrator.tui.notes import Notes
-from orchestrator.tui.rows import header_text
+from orchestrator.tui.rows import header_text, next_change
 from orchestrator.tui.session_list import (
     RowLook,
     SessionList,
@@ -114,6 +114,8 @@ class Dashboard(SessionActions):
         self._wake = threading.Event()
         self._title = ""
         self._previewed_at = 0.0
+        self._tick_due = (0.0, 0.0)
+        """When an age or "forgotten" flag next changes (epoch seconds), for which threshold."""
         self.notes: Notes | None = None
         """The session count against the cap, and the latest check-in (its banner)."""
 
@@ -263,12 +265,20 @@ class Dashboard(SessionActions):
                 )
         return RowLook(self.selected, frozenset(self.marked), self.forgotten_after, self.clock())
 
-    def _tick(self) -> None:
-        """Ages move on, or rows came into view: repaint the rows in view."""
-        self.query_one("#rows", SessionList).tick(self.rows, self._look())
+    def _tick(self, *, force: bool = False) -> None:
+        """Ages move on, or rows came into view: repaint the rows in view. The one-second timer
+        does nothing until some age or "forgotten" flag is due to change."""
+        look = self._look()
+        due = self._tick_due
+        if not force and look.now < due[0] and look.threshold == due[1]:
+            return
+        self.query_one("#rows", SessionList).tick(self.rows, look)
+        wait = min((next_change(row, look.now, look.threshold) for row in self.rows), default=60)
+        self._tick_due = (look.now + wait, look.threshold)
 
     def _repaint(self) -> None:
         self.query_one("#rows", SessionList).paint(self.ordered(), self._look())
+        self._tick_due = (0.0, 0.0)  # rows changed: the next tick works out when it is due
         title = title_text(self.backend.fleet, self.rows)
         if self.notes is not None:
             title += f" · {self.notes.cap_text()}"
@@ -286,7 +296,7 @@ class Dashboard(SessionActions):
         self._repaint()
         if name is not None:
             if self.query_one("#rows", SessionList).scroll_to_row(name):
-                self.call_after_refresh(self._tick)
+                self.call_after_refresh(self._tick, force=True)
             if self.live:
                 self._preview_worker(name, self.app_focus)
 

@@ -3,7 +3,9 @@
 A ``DataTable`` of 50 rows refreshed at 10 Hz cost 73 % of a core; one widget per row, updated
 only on change, costs a few percent. A row never changes size, so a change repaints it without a
 layout pass (``Static.update`` would lay out the whole screen), and when only its age ticked
-(every second for every row) only the age cell is repainted and sent to the terminal.
+only the age cell is repainted and sent to the terminal. Ages show seconds only in their first
+minute, and the dashboard ticks only when some age cell or "forgotten" flag is due to change
+(:func:`next_change`), so long-idle rows cost nothing between their minutes.
 """
 
 from __future__ import annotations
@@ -65,15 +67,32 @@ def look(row: SessionRow) -> StateLook:
 
 
 def age(since: float | None, now: float) -> str:
-    """A short duration: 42s, 5m07s, 2h03m."""
+    """A short duration: 42s, 5m, 2h03m, 3d04h. Seconds only in the first minute: past it they
+    say nothing a person acts on, and a cell that changes every second costs a repaint (and a
+    tmux redraw) per row per second."""
     if since is None:
         return ""
     seconds = max(0, int(now - since))
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+    return f"{seconds // 86400}d{seconds // 3600 % 24:02d}h"
+
+
+def next_change(row: SessionRow, now: float, threshold: float) -> float:
+    """Seconds from ``now`` until the row's age cell or its "forgotten" flag changes (``inf``
+    when neither ever will)."""
+    if row.since is None:
+        return float("inf")
+    elapsed = max(0.0, now - row.since)
+    step = 1 if elapsed < 60 else 60 if elapsed < 86400 else 3600
+    due = step - elapsed % step
+    if row.state == State.AWAITING_INPUT.value and elapsed < threshold:
+        due = min(due, threshold - elapsed)
+    return due
 
 
 def memory(rss: int) -> str:
