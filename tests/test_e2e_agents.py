@@ -19,15 +19,16 @@ import libtmux
 import pytest
 
 from orchestrator.agents.catalog import profile_of
-from orchestrator.fleet import restart
+from orchestrator.fleet import jump, restart
 from orchestrator.store import history
 from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.panes import list_sessions
+from orchestrator.watch import status
 from tests.harness import agent_env
 from tests.harness.agent_fleet import AgentFleet, Member, start_fleet
+from tests.harness.claude_env import ClaudeHome
+from tests.harness.mock_api import MockAnthropicAPI, TextReply, bash_tool_use
 from tests.harness.mock_llm import MockLLM, Shell, Text
-
-RESTART_PAUSE = 5.0
-"""Seconds between seeing an exit and restarting (see test_codex_life)."""
 
 
 def tail(screen: str, lines: int = 3) -> str:
@@ -130,9 +131,6 @@ def test_codex_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) ->
         # Nothing of it is left running (no managed daemon outlives the session).
         assert no_process_left(str(tmp_path / "home" / ".codex"))
         # Restart continues the conversation: `codex resume <id>`, the old turns on screen.
-        # A restart right after the exit was seen left the watcher's state unknown for 40 s+
-        # (the watcher missed the respawn; Claude's panes too): not this test's subject.
-        time.sleep(RESTART_PAUSE)
         conversation = history.resume_id("agents", "codex")
         assert conversation, "the SessionStart hook's session id is in the history"
         report = restart.restart_session(tmux, "agents", "codex", conversation)
@@ -158,7 +156,6 @@ def test_gemini_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) -
         fleet.prompt("gemini", "/quit")
         row = fleet.expect("gemini", "exited", lambda s: "gemini --resume" in s, "gemini exit")
         assert "exit status 0" in str(row["reason"]) or "session ended" in str(row["reason"])
-        time.sleep(RESTART_PAUSE)
         conversation = history.resume_id("agents", "gemini")
         assert conversation, "the SessionStart hook's session id is in the history"
         report = restart.restart_session(tmux, "agents", "gemini", conversation)
@@ -185,3 +182,92 @@ def test_aider_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) ->
         assert "exit status 0" in str(row["reason"])
     finally:
         fleet.report()
+
+
+@pytest.mark.claude
+@pytest.mark.codex
+@pytest.mark.gemini
+@pytest.mark.aider
+def test_mixed_fleet_is_read_alike(
+    tmux: Tmux,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    claude_bin: Path,
+    claude_home: ClaudeHome,
+    claude_project: Path,
+    mock_api: MockAnthropicAPI,
+) -> None:
+    """dev-1 on Claude, review-2 on Codex, research-3 on Gemini, fix-4 on aider, in one `up`:
+    all working at once, all awaiting input with their command, `n` goes through all four, and a
+    notification names each."""
+    # The notifier runs `notify-send` when there is one: this one writes down what it was told.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    told = tmp_path / "told.txt"
+    notifier = bin_dir / "notify-send"
+    notifier.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {told}\n')
+    notifier.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    servers = {name: MockLLM().__enter__() for name in ("review-2", "research-3", "fix-4")}
+    try:
+        claude_env = {k: v for k, v in claude_home.env.items() if k != "TERM"}
+        members = [
+            Member("dev-1", "claude", claude_bin, claude_env, claude_project),
+            member("codex", tmp_path / "codex", servers["review-2"], claude_project, "review-2"),
+            member(
+                "gemini", tmp_path / "gemini", servers["research-3"], claude_project, "research-3"
+            ),
+            member("aider", tmp_path / "aider", servers["fix-4"], claude_project, "fix-4"),
+        ]
+        fleet = start_fleet(tmux, tmp_path, members, name="mixed")
+        names = [m.name for m in members]
+        for name in names:
+            fleet.expect(name, "idle", label=f"{name} start-up idle (from up)", deadline=90)
+        mock_api.enqueue(TextReply(sentences(14), chunk_delay=0.4))
+        for name in names[1:]:
+            servers[name].enqueue(Text(sentences(14), chunk_delay=0.4, first_delay=3.0))
+        for name in names:
+            fleet.prompt(name, "say something")
+        rows = {
+            name: fleet.expect(name, "working", label=f"{name} working (from the prompt)")
+            for name in names
+        }
+        assert all(row["state"] == "working" for row in rows.values())
+        for name in names:
+            fleet.expect(name, "idle", lambda s: "Sentence number 13" in s, f"{name} finished")
+        mock_api.enqueue(bash_tool_use("npm test"))
+        for name in names[1:]:
+            servers[name].enqueue(Shell("npm test"))
+        for name in names:
+            fleet.prompt(name, "run the tests")
+        for name in names:
+            row = fleet.expect(name, "awaiting_input", label=f"{name} approval (from the prompt)")
+            assert "npm test" in str(row["reason"]), row
+        # status --json: one row per session, the same fields whatever the agent.
+        listed = {str(r["name"]): r for r in status.status_rows(tmux, "mixed")}
+        assert {str(r["agent"]) for r in listed.values()} == {"claude", "codex", "gemini", "aider"}
+        assert len({tuple(sorted(r)) for r in listed.values()}) == 1
+        assert {str(r["state"]) for r in listed.values()} == {"awaiting_input"}
+        # `n` goes through every session that needs the user, whatever its agent.
+        panes = list_sessions(tmux, "mixed")
+        seen: list[str] = []
+        current: str | None = None
+        for _ in names:
+            chosen = jump.next_waiting(panes, current)
+            assert chosen is not None
+            seen.append(chosen)
+            current = fleet.panes[chosen]
+        assert sorted(seen) == sorted(names)
+        # A notification names each session that needs the user.
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not all(
+            f"mixed/{n} needs you" in (told.read_text() if told.exists() else "") for n in names
+        ):
+            time.sleep(0.2)
+        text = told.read_text() if told.exists() else ""
+        for name in names:
+            assert f"mixed/{name} needs you" in text, text
+        fleet.report()
+    finally:
+        for server in servers.values():
+            server.__exit__(None, None, None)
