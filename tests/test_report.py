@@ -362,6 +362,14 @@ def test_waits_and_fleet_links_come_from_the_history(
     everything = report(corpus, capsys)
     assert by_letter(corpus, everything)["C"]["fleet"] is None
     assert everything["attention"]["waits"] == 3
+    # The timeline draws each linked session's states from the history over its span.
+    argv = ["--db", str(corpus.db), "report", "--claude-dir", str(corpus.claude_dir)]
+    assert main([*argv, "--fleet", "f1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    dev = next(line for line in lines if line.strip().startswith("f1/dev┤"))
+    rev = next(line for line in lines if line.strip().startswith("f1/rev┤"))
+    assert "█" in dev and "▓" in dev and "░" in dev  # working, waiting, idle
+    assert "▓" in rev and "█" in rev
 
 
 def test_text_report_has_the_tables_and_pictures(

@@ -58,9 +58,11 @@ def draw_timeline(plt: Any, report: Report, *, rows: int = TIMELINE_ROWS) -> boo
 
     for row, session in enumerate(reversed(shown)):
         y = row + 1
+        # Waits are drawn last: a wait of seconds shares its mark with the work around it,
+        # and whether the session waited for you is what the picture is for.
         states = [
             (*STATE_LOOK[st.state], st.start, st.end)
-            for st in session.states
+            for st in sorted(session.states, key=lambda st: st.state == "awaiting_input")
             if st.state in STATE_LOOK
         ]
         for marker, color, _, start, end in [(*SPAN_LOOK, session.start, session.end), *states]:
