@@ -15,7 +15,10 @@ import libtmux
 import pytest
 
 from orchestrator.cli.main import main
+from orchestrator.tmux.client import Tmux
+from orchestrator.tui.backend import TmuxBackend
 from tests.harness.sshd import ALIAS, SSHD, LoopbackSshd
+from tests.tmux_client import attached
 from tests.waiting import wait_for
 
 pytestmark = [
@@ -137,3 +140,56 @@ def test_up_stops_when_the_remote_orchestrator_is_missing(
     assert "install.sh" in err or "pipx install" in err
     assert not server.has_session("mixed")  # nothing half-built here
     assert sshd.remote_tmux(REMOTE_SOCKET, "has-session").returncode != 0  # nor there
+
+
+def test_jump_shows_a_remote_session_in_a_window_attached_over_ssh(
+    server: libtmux.Server, sshd: LoopbackSshd, tmp_path: Path
+) -> None:
+    path = layout(
+        tmp_path,
+        sshd,
+        '[[sessions]]\nname = "here-1"\n'
+        f'[[sessions]]\nname = "there-1"\nhost = "{ALIAS}"\n'
+        'command = ["sh", "-c", "echo REMOTE-ONE; exec cat"]\n'
+        f'[[sessions]]\nname = "there-2"\nhost = "{ALIAS}"\n'
+        'command = ["sh", "-c", "echo REMOTE-TWO; exec cat"]\n',
+    )
+    socket = ["-L", str(server.socket_name)]
+    assert main([*socket, "up", str(path), "-d"]) == 0
+    wait_for(lambda: status(server)["there-2"]["pane_id"] != "", timeout=30, what="remote up")
+    remote_panes = {name: str(status(server)[name]["pane_id"]) for name in ("there-1", "there-2")}
+
+    backend = TmuxBackend(Tmux.from_server(server), "mixed")  # what the dashboard lists
+    try:
+        names = {"here-1", "there-1", "there-2"}
+        wait_for(lambda: {r.name for r in backend.snapshot()} == names, what="dashboard rows")
+        rows = {row.name: row for row in backend.snapshot()}
+        assert rows["there-1"].cwd == f"{ALIAS}:{sshd.remote_home}"
+        assert rows["there-1"].state in {"starting", "working", "idle"}
+    finally:
+        backend.close()
+
+    def shown() -> list[str]:
+        lines = server.cmd("list-clients", "-F", "#{?client_control_mode,,#{pane_id}}").stdout
+        return [line for line in lines if line]
+
+    with attached(str(server.socket_name), "=mixed:", size=(160, 48)):
+        wait_for(lambda: bool(shown()), what="a client attached here")
+        for name in ("there-2", "there-1"):
+            assert main([*socket, "jump", name]) == 0
+            (view,) = shown()
+            tags = server.cmd("display-message", "-p", "-t", view, "#{@orc_kind} #{@orc_host}")
+            assert tags.stdout == [f"remote {ALIAS}"]
+            active = sshd.remote_tmux(REMOTE_SOCKET, "display-message", "-p", "#{pane_id}")
+            assert active.stdout.strip() == remote_panes[name]
+            word = "REMOTE-ONE" if name == "there-1" else "REMOTE-TWO"
+
+            def on_screen(pane: str = view, word: str = word) -> bool:
+                return word in "\n".join(server.cmd("capture-pane", "-p", "-t", pane).stdout)
+
+            wait_for(on_screen, timeout=20, what=f"{name}'s screen through ssh")
+        # One window per host: the second jump reused it.
+        kinds = server.cmd("list-panes", "-s", "-t", "=mixed:", "-F", "#{@orc_kind}").stdout
+        assert kinds.count("remote") == 1
+        assert main([*socket, "jump", "here-1"]) == 0
+        assert shown() == [str(status(server)["here-1"]["pane_id"])]

@@ -21,7 +21,6 @@ from orchestrator.cli.common import (
 from orchestrator.errors import OrchestratorError
 from orchestrator.fleet import commands, control, restart
 from orchestrator.fleet import up as fleet
-from orchestrator.tmux.panes import list_sessions
 
 if TYPE_CHECKING:
     from orchestrator.layout.plan import Fleet
@@ -254,6 +253,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _jump(args: argparse.Namespace) -> int:
     from orchestrator.fleet import jump
+    from orchestrator.remote import view
 
     tmux = tmux_of(args)
     name = (args.name and fleet_of_session(tmux, args, args.name)) or fleet_of(tmux, args)
@@ -263,11 +263,19 @@ def _jump(args: argparse.Namespace) -> int:
     if args.dashboard:
         argv = jump.jump_to_pane(tmux, jump.dashboard_pane(tmux, name), terminal=terminal)
     elif args.next:
-        target = jump.next_waiting(list_sessions(tmux, name), jump.current_pane(tmux))
+        found = view.waiting(tmux, name)
+        current = view.current_session(tmux, jump.current_pane(tmux))
+        target = jump.next_in([w.name for w in found], current)
         if target is None:
             print(f"no session of {name} is awaiting input")
             return 1
-        argv = jump.jump(tmux, name, target, terminal=terminal)
+        host = next(w.host for w in found if w.name == target)
+        if host is not None:
+            argv = view.jump(tmux, name, target, host, terminal=terminal)
+        else:
+            argv = jump.jump(tmux, name, target, terminal=terminal)
+    elif args.name and (host := view.host_of(name, args.name)) is not None:
+        argv = view.jump(tmux, name, args.name, host, terminal=terminal)
     elif args.name:
         argv = jump.jump(tmux, name, args.name, terminal=terminal)
     else:

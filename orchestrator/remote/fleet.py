@@ -68,6 +68,11 @@ class Host:
         server = ["-L", self.socket] if self.socket else []
         return [self.program, *server, *argv]
 
+    def tmux_command(self, *argv: str) -> list[str]:
+        """A ``tmux`` command line for the host's tmux server."""
+        server = ["-L", self.socket] if self.socket else []
+        return ["tmux", *server, *argv]
+
 
 def install_hint() -> str:
     """The exact command that installs this version of orchestrator on a host."""
@@ -197,11 +202,11 @@ def status_rows(fleets: Sequence[str]) -> list[dict[str, object]]:
     if not jobs:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        answers = list(pool.map(lambda job: _host_rows(*job), jobs))
+        answers = list(pool.map(lambda job: host_rows(*job), jobs))
     return [row for rows in answers for row in rows]
 
 
-def _host_rows(fleet: str, host: Host) -> list[dict[str, object]]:
+def host_rows(fleet: str, host: Host) -> list[dict[str, object]]:
     try:
         done = host.connection.run(host.command("status", fleet, "--json"), timeout=STATUS_TIMEOUT)
         found = json.loads(done.stdout)["sessions"] if done.returncode == 0 else None

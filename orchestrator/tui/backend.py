@@ -43,6 +43,8 @@ from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
 from orchestrator.fleet import published, restart
+from orchestrator.remote import view as remote_view
+from orchestrator.remote.poll import RemotePoller
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
@@ -194,10 +196,13 @@ class TmuxBackend:
         self._stop = threading.Event()
         self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
         self._lock = threading.Lock()
+        self.remote = RemotePoller(fleet)
+        """The sessions on other hosts, asked for behind (``folder`` shows ``host:cwd``)."""
 
     def close(self) -> None:
         """Stop waiting for changes."""
         self._stop.set()
+        self.remote.close()
 
     # -- states ----------------------------------------------------------------------------
 
@@ -297,7 +302,7 @@ class TmuxBackend:
                 )
                 rows.append(dataclasses.replace(row, turn_ended=ended) if ended else row)
         self._share_looks(rows)
-        return rows
+        return rows + [_remote_row(row) for row in self.remote.rows()]
 
     def _share_looks(self, rows: list[SessionRow]) -> None:
         """Tell check-ins (``seen.json``) of each finished session the user has now looked at:
@@ -394,6 +399,9 @@ class TmuxBackend:
     def jump(self, name: str) -> list[str] | None:
         """Show the session's pane; see :func:`orchestrator.jump.jump_to_pane`."""
         self.mark_seen(name)
+        host = remote_view.host_of(self.fleet, name)
+        if host is not None:
+            return remote_view.jump(self.tmux, self.fleet, name, host)
         return jump_mod.jump_to_pane(self.tmux, self._pane(name).pane_id)
 
     def send_prompt(self, names: Sequence[str], text: str) -> None:
@@ -435,6 +443,23 @@ class TmuxBackend:
     def end(self, name: str) -> None:
         """Kill the session's pane."""
         self.tmux.run(["kill-pane", "-t", self._pane(name).pane_id])
+
+
+def _remote_row(row: dict[str, object]) -> SessionRow:
+    """A remote session's ``status --json`` row as a dashboard row (its folder: ``host:cwd``)."""
+    host = str(row.get("host") or "")
+    return SessionRow(
+        fleet=str(row.get("fleet") or ""),
+        name=str(row.get("name") or ""),
+        role=str(row.get("role") or ""),
+        agent=str(row.get("agent") or ""),
+        pane_id=f"{row.get('pane_id') or ''}@{host}",
+        cwd=f"{host}:{row.get('cwd') or ''}",
+        state=str(row.get("state") or "unknown"),
+        since=_num(row.get("since")),
+        reason=str(row.get("reason") or ""),
+        branch=str(row.get("branch") or ""),
+    )
 
 
 def _num(value: object) -> float | None:

@@ -1,0 +1,41 @@
+"""The latest states of a fleet's remote sessions, kept fresh by a thread of their own.
+
+For the dashboard: asking hosts takes a round trip (seconds when one is unreachable), so a daemon
+thread asks every :data:`EVERY` seconds (only while the fleet has hosts) and :meth:`rows` hands
+back the last answer at once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from orchestrator.remote.fleet import hosts_of, status_rows
+
+EVERY = 3.0
+"""Seconds between two rounds of questions to the fleet's hosts."""
+
+
+class RemotePoller:
+    """The remote rows of one fleet (``status --json`` rows with ``host``), refreshed behind."""
+
+    def __init__(self, fleet: str) -> None:
+        self.fleet = fleet
+        self._rows: list[dict[str, object]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def rows(self) -> list[dict[str, object]]:
+        """The latest rows; starts the thread the first time the fleet has hosts."""
+        if self._thread is None and hosts_of(self.fleet):
+            self._thread = threading.Thread(target=self._run, name="remote-poll", daemon=True)
+            self._thread.start()
+        return list(self._rows)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._rows = status_rows([self.fleet])
+            self._stop.wait(EVERY)
+
+    def close(self) -> None:
+        """Stop asking."""
+        self._stop.set()
