@@ -49,3 +49,13 @@ def test_user_config_sets_the_cap_and_an_invalid_one_stops_up(
     assert f"{config}: the workflow settings file is not valid" in err
     assert "line 3, on[0].to: unknown state 'done'" in err
     assert not server.sessions.filter(session_name="beta")
+
+
+def test_new_warns_past_the_cap(
+    server: libtmux.Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socket = ["-L", str(server.socket_name)]
+    assert main([*socket, "up", str(layout(tmp_path, "alpha", 2, "max_sessions = 2\n")), "-d"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*socket, "new", "extra", "--agent", "shell", "--fleet", "alpha"]) == 0
+    assert "3 agent sessions on this tmux server, past the cap of 2" in capsys.readouterr().err

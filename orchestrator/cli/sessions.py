@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from orchestrator.cli.common import CommandFactory, fleet_argument, fleet_of, tmux_of
+from orchestrator.cli.common import CommandFactory, fleet_argument, fleet_of, tmux_of, warn
 from orchestrator.errors import OrchestratorError
 
 
@@ -46,10 +46,11 @@ def add_commands(command: CommandFactory) -> None:
 
 
 def _new(args: argparse.Namespace) -> int:
-    from orchestrator.fleet import adhoc
+    from orchestrator.fleet import adhoc, sprawl
 
     tmux = tmux_of(args)
     fleet = fleet_of(tmux, args)
+    limit = sprawl.fleet_cap(tmux, fleet, strict=True)  # an invalid workflow.toml stops us here
     cwd = Path(args.cwd).expanduser().absolute() if args.cwd else None
     wanted = adhoc.NewSession(
         name=args.name,
@@ -64,6 +65,7 @@ def _new(args: argparse.Namespace) -> int:
     print(f"added {fleet}/{pane.name} ({pane.agent}, pane {pane.pane_id}) in {pane.cwd}{where}")
     if args.prompt:
         print("  its prompt is typed once the agent is ready")
+    warn(sprawl.warning(tmux, limit))
     return 0
 
 

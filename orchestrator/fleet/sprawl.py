@@ -14,7 +14,7 @@ from pathlib import Path
 from orchestrator.errors import LayoutError
 from orchestrator.layout import load, user
 from orchestrator.layout.model import Workflow
-from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.client import Tmux, tag
 from orchestrator.tmux.panes import list_sessions
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,13 @@ def cap(layout: Path | str | None = None, *, strict: bool = False) -> int:
             raise
         log.warning("workflow settings left out of the session cap", exc_info=True)
     return user.settings(layout_model, user_model).max_sessions
+
+
+def fleet_cap(tmux: Tmux, fleet: str, *, strict: bool = False) -> int:
+    """The session cap of a running fleet: :func:`cap` of the layout its ``@orc_layout`` tag
+    names."""
+    rows = tmux.query(["display-message", "-p", "-t", f"={fleet}:"], (tag("layout"),))
+    return cap(rows[0].get(tag("layout")) or None if rows else None, strict=strict)
 
 
 def agent_sessions(tmux: Tmux) -> int:

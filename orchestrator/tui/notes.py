@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.fleet import sprawl
-from orchestrator.tmux.client import Tmux, tag
+from orchestrator.tmux.client import Tmux
 from orchestrator.watch.checkin import DIGEST_FILE
 
 COUNT_EVERY = 10.0
@@ -61,10 +61,7 @@ class NotesReader:
 
     def _limit(self) -> int:
         if self._cap is None:
-            rows = self.tmux.query(
-                ["display-message", "-p", "-t", f"={self.fleet}:"], (tag("layout"),)
-            )
-            self._cap = sprawl.cap(rows[0].get(tag("layout")) if rows else None)
+            self._cap = sprawl.fleet_cap(self.tmux, self.fleet)
         return self._cap
 
     def _count(self, shown: bool) -> int:
