@@ -57,6 +57,7 @@ def warning(tmux: Tmux, limit: int) -> str | None:
     return (
         f"warning: {count} agent sessions on this tmux server, past the cap of {limit} "
         "(max_sessions): more contexts than you can keep track of. End the ones you no "
-        "longer need (`orchestrator down FLEET`), or raise max_sessions in the layout or in "
+        "longer need (`orchestrator rm NAME`, or `down FLEET`), or raise max_sessions in the "
+        "layout or in "
         f"{user.config_path()}"
     )
