@@ -17,6 +17,8 @@ import pytest
 from orchestrator.cli.main import main
 from orchestrator.tmux.client import Tmux
 from orchestrator.tui.backend import TmuxBackend
+from tests.harness.claude_env import ClaudeHome
+from tests.harness.mock_api import MockAnthropicAPI, bash_tool_use
 from tests.harness.sshd import ALIAS, SSHD, LoopbackSshd
 from tests.tmux_client import attached
 from tests.waiting import wait_for
@@ -193,3 +195,55 @@ def test_jump_shows_a_remote_session_in_a_window_attached_over_ssh(
         assert kinds.count("remote") == 1
         assert main([*socket, "jump", "here-1"]) == 0
         assert shown() == [str(status(server)["here-1"]["pane_id"])]
+
+
+@pytest.mark.claude
+def test_jump_next_reaches_a_remote_claude_awaiting_input(
+    server: libtmux.Server,
+    sshd: LoopbackSshd,
+    tmp_path: Path,
+    claude_bin: Path,
+    claude_home: ClaudeHome,
+    claude_project: Path,
+    mock_api: MockAnthropicAPI,
+) -> None:
+    env = {k: v for k, v in claude_home.env.items() if k != "TERM"}
+    inline = ", ".join(f"{key} = {json.dumps(value)}" for key, value in env.items())
+    path = layout(
+        tmp_path,
+        sshd,
+        '[[sessions]]\nname = "here-1"\n'
+        f'[[sessions]]\nname = "claude-there"\nhost = "{ALIAS}"\nagent = "claude"\n'
+        f"cwd = {json.dumps(str(claude_project))}\ncommand = [{json.dumps(str(claude_bin))}]\n"
+        f'env = {{ {inline} }}\nprompt = "Run the tests"\n',
+    )
+    mock_api.enqueue(bash_tool_use("npm test"))
+    socket = ["-L", str(server.socket_name)]
+    assert main([*socket, "up", str(path), "-d"]) == 0
+
+    def waiting() -> bool:
+        return status(server)["claude-there"]["state"] == "awaiting_input"
+
+    wait_for(waiting, timeout=90, what="the remote Claude awaiting input")
+    row = status(server)["claude-there"]
+    assert (row["host"], row["reason"]) == (ALIAS, "Bash: npm test")
+    assert status(server)["here-1"]["state"] == "idle"
+
+    with attached(str(server.socket_name), "=mixed:", size=(200, 50)):
+        wait_for(lambda: bool(_shown(server)), what="a client attached here")
+        assert main([*socket, "jump", "--next"]) == 0
+        (view,) = _shown(server)
+        tags = server.cmd("display-message", "-p", "-t", view, "#{@orc_host} #{@orc_viewing}")
+        assert tags.stdout == [f"{ALIAS} claude-there"]
+        active = sshd.remote_tmux(REMOTE_SOCKET, "display-message", "-p", "#{pane_id}")
+        assert active.stdout.strip() == row["pane_id"]
+
+        def prompt_shown() -> bool:
+            return "npm test" in "\n".join(server.cmd("capture-pane", "-p", "-t", view).stdout)
+
+        wait_for(prompt_shown, timeout=20, what="the permission prompt through ssh")
+
+
+def _shown(server: libtmux.Server) -> list[str]:
+    lines = server.cmd("list-clients", "-F", "#{?client_control_mode,,#{pane_id}}").stdout
+    return [line for line in lines if line]
