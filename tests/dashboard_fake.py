@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator.fleet.adhoc import NewSession
 from orchestrator.tui.backend import SessionRow
 from orchestrator.tui.notes import Notes
 
@@ -94,6 +95,9 @@ class FakeBackend:
 
     def end(self, name: str) -> None:
         self.calls.append(("end", name))
+
+    def add_session(self, wanted: NewSession) -> None:
+        self.calls.append(("add", wanted))
 
 
 def save_screenshot(path: Path) -> None:

@@ -332,3 +332,41 @@ async def test_the_clock_repaints_rows_only_when_an_age_is_due_to_change() -> No
         app._tick()
         assert len(ticks) == 2
         assert "11m" in row_text(app, "dev-1")
+
+
+async def test_plus_adds_a_session_through_a_small_form() -> None:
+    from orchestrator.fleet.adhoc import NewSession
+    from orchestrator.tui.screens import NewSessionScreen
+
+    backend = FakeBackend()
+    async with started(backend) as (app, pilot):
+        await pilot.press("plus")
+        assert isinstance(app.screen, NewSessionScreen)
+        # Enter with no name adds nothing and keeps the form open.
+        await pilot.press("enter")
+        assert isinstance(app.screen, NewSessionScreen)
+        app.screen.query_one("#new-name", Input).value = "qa-6"
+        app.screen.query_one("#new-role", Input).value = "Review the changes"
+        app.screen.query_one("#new-prompt", Input).value = "Review dev-1's branch"
+        app.screen.query_one("#new-name", Input).focus()
+        await pilot.press("enter")
+        wanted = NewSession(name="qa-6", role="Review the changes", prompt="Review dev-1's branch")
+        await until(pilot, lambda: ("add", wanted) in backend.calls)
+        backend.calls.clear()
+        await pilot.press("plus", "escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewSessionScreen)
+        assert backend.calls == []
+
+
+def test_a_waiting_pipeline_session_says_what_it_waits_for() -> None:
+    import dataclasses
+
+    from orchestrator.tui.rows import render_row
+
+    now = time.time()
+    row = dataclasses.replace(demo_rows(now)[0], waiting_for=("research-3", "findings.md"))
+    text = render_row(row, now=now, marked=False, threshold=300).plain
+    assert "waiting for research-3, findings…" in text
+    plain = render_row(demo_rows(now)[0], now=now, marked=False, threshold=300).plain
+    assert "waiting for" not in plain

@@ -8,6 +8,7 @@ backend in a worker thread, never on the UI thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -15,7 +16,7 @@ from textual.screen import Screen
 from orchestrator.detect.model import State
 from orchestrator.fleet import jump as jump_mod
 from orchestrator.tui.backend import Backend, SessionRow
-from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
+from orchestrator.tui.screens import ConfirmScreen, HelpScreen, NewSessionScreen, PromptScreen
 from orchestrator.tui.session_list import display_order
 
 KEYS: tuple[tuple[str, str, str, str], ...] = (
@@ -29,6 +30,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("i", "interrupt", "Interrupt", "press Esc in the marked sessions, or the selected one"),
     ("r", "restart", "Restart", "restart the selected session's agent when it has exited"),
     ("x", "end", "End", "end the selected session (asks first)"),
+    ("plus", "add_session", "Add", "add a session to the fleet (as `orchestrator new`)"),
     ("s", "toggle_sort", "Sort", "sessions awaiting input first, or in pane order"),
     ("a", "report", "Report", "how your Claude sessions went: tables, timeline, heat map"),
     ("question_mark", "help", "Help", "this screen"),
@@ -114,6 +116,26 @@ class SessionActions(App[None]):
 
         question = f"End session [b]{name}[/b]? Its agent is killed."
         self.push_screen(ConfirmScreen(question), confirmed)
+
+    def action_add_session(self) -> None:
+        """Ask for a new session, then add it to the fleet (as ``orchestrator new`` does)."""
+        from orchestrator.fleet.adhoc import NewSession
+
+        def filled(fields: dict[str, str] | None) -> None:
+            if not fields:
+                return
+            wanted = NewSession(
+                name=fields["name"],
+                agent=fields["agent"] or None,
+                role=fields["role"],
+                cwd=Path(fields["cwd"]).expanduser().absolute() if fields["cwd"] else None,
+                worktree=True if fields["worktree"] == "yes" else None,
+                prompt=fields["prompt"] or None,
+            )
+            self._act(f"adding {wanted.name}", lambda: self.backend.add_session(wanted))
+            self.notify(f"adding {wanted.name}")
+
+        self.push_screen(NewSessionScreen(self.backend.fleet), filled)
 
     def action_report(self) -> None:
         """Open the report view (``orchestrator report`` in a screen)."""

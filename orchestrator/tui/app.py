@@ -77,7 +77,12 @@ class Dashboard(SessionActions):
     #preview { height: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(key, action, label, show=action not in {"cursor_down", "cursor_up", "mark"})
+        Binding(
+            key,
+            action,
+            label,
+            show=action not in {"cursor_down", "cursor_up", "mark", "add_session"},
+        )
         for key, action, label, _ in KEYS
     ]
 

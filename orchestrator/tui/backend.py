@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import watchfiles
 
@@ -53,6 +53,9 @@ from orchestrator.tui.notes import Notes, NotesReader
 from orchestrator.watch import checkin
 from orchestrator.watch.model import SessionIdentity
 from orchestrator.watch.turns import DONE, Turns
+
+if TYPE_CHECKING:
+    from orchestrator.fleet.adhoc import NewSession
 
 PROCESS_EVERY = 3.0
 """Seconds between psutil passes when no watcher publishes CPU and memory."""
@@ -90,6 +93,8 @@ class SessionRow(SessionIdentity):
     turn_ended: float | None = None
     """When the session's latest turn ended (working or awaiting input, then idle or exited);
     None when it has not run one (a fresh session) or it is in a turn now."""
+    waiting_for: tuple[str, ...] = ()
+    """What its prompt still waits for in a pipeline: ``after`` sessions, ``needs`` files."""
 
     @property
     def unseen(self) -> bool:
@@ -148,18 +153,9 @@ class Backend(Protocol):
         """End the session: its pane is killed."""
         ...
 
-
-ENTER_DELAY = 0.2
-"""Seconds between typing a prompt and pressing Enter."""
-
-
-def prompt_commands(
-    pane_ids: Sequence[str], text: str
-) -> tuple[list[TmuxCommand], list[TmuxCommand]]:
-    """The commands that type ``text`` literally into each pane, and those that press Enter."""
-    typed: list[TmuxCommand] = [["send-keys", "-t", p, "-l", "--", text] for p in pane_ids]
-    enter: list[TmuxCommand] = [["send-keys", "-t", p, "Enter"] for p in pane_ids]
-    return typed, enter
+    def add_session(self, wanted: NewSession) -> None:
+        """Add a session to the running fleet (``orchestrator new``)."""
+        ...
 
 
 class TmuxBackend:
@@ -346,6 +342,7 @@ class TmuxBackend:
             cpu=cpu,
             rss=rss,
             seen_at=self.seen.get(pane.name),
+            waiting_for=pane.waiting_for,
         )
 
     def wait_for_change(self, timeout: float) -> None:
@@ -406,21 +403,21 @@ class TmuxBackend:
 
     def send_prompt(self, names: Sequence[str], text: str) -> None:
         """Record the prompt in the history, type it into every named session, then press Enter
-        (a moment later: Claude Code takes a fast paste and its Enter as one paste)."""
+        (see :mod:`orchestrator.fleet.keys`)."""
+        from orchestrator.fleet import keys
         from orchestrator.store import history
 
         wanted = set(names)
         targets = [p for p in list_sessions(self.tmux, self.fleet) if p.name in wanted]
         for name in names:
             history.record_prompt(self.fleet, name, text, source="dashboard")
-        typed, enter = prompt_commands([p.pane_id for p in targets], text)
-        if typed:
-            self.tmux.run(*typed)
-            # The slowest reader among them sets the pause (Codex needs more than Claude).
-            time.sleep(
-                max(ENTER_DELAY, *(profile_of(p.agent, p.fleet).enter_delay for p in targets))
-            )
-            self.tmux.run(*enter)
+        keys.type_prompt(self.tmux, targets, text)
+
+    def add_session(self, wanted: NewSession) -> None:
+        """Add a session to the fleet, as ``orchestrator new`` does."""
+        from orchestrator.fleet import adhoc
+
+        adhoc.add_session(self.tmux, self.fleet, wanted)
 
     def interrupt(self, names: Sequence[str]) -> None:
         """Press each named session's interrupt key (Esc; Ctrl-C for aider)."""

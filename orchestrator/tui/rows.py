@@ -145,7 +145,10 @@ def render_row(row: SessionRow, *, now: float, marked: bool, threshold: float) -
     text.append(_cell(row.name, 14), style="bold")
     text.append(_cell(f"{state.symbol} {state.word}", 13), style=state.style)
     text.append(_cell(age(row.since, now), 7), style="bold red" if flag else "")
-    text.append(_cell(" ".join(row.reason.split()), 34))
+    if row.waiting_for:
+        text.append(_cell("waiting for " + ", ".join(row.waiting_for), 34), style="cyan")
+    else:
+        text.append(_cell(" ".join(row.reason.split()), 34))
     text.append(_cell(row.role, 18), style="dim")
     text.append(_cell(row.agent, 7), style="dim")
     text.append(_cell(row.branch, 16), style="magenta")

@@ -1,4 +1,4 @@
-"""Modal screens: the prompt to send, a confirmation, and the help screen."""
+"""Modal screens: the prompt to send, a new session, a confirmation, and the help screen."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Checkbox, Input, Static
 
 _MODAL_CSS = """
 {name} {{
@@ -49,6 +49,52 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         """Close without sending."""
+        self.dismiss(None)
+
+
+NEW_FIELDS = (
+    ("name", "name (letters, digits, '-', '_')"),
+    ("role", "role: what it is for (the agent is told)"),
+    ("cwd", "folder (empty: the layout's)"),
+    ("agent", "agent (empty: the layout's)"),
+    ("prompt", "first prompt (empty: none)"),
+)
+"""The fields of the new-session form, as ``orchestrator new`` takes them."""
+
+
+class NewSessionScreen(ModalScreen[dict[str, str] | None]):
+    """Ask for a new session (``orchestrator new``); dismissed with the filled fields (and
+    ``worktree``: "yes"/"no"), or None when cancelled. Enter in any field adds it."""
+
+    DEFAULT_CSS = _MODAL_CSS.format(name="NewSessionScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, fleet: str) -> None:
+        super().__init__()
+        self.fleet = fleet
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(
+                f"Add a session to [b]{escape(self.fleet)}[/b] (Enter adds it, Esc cancels)"
+            )
+            for key, placeholder in NEW_FIELDS:
+                yield Input(placeholder=placeholder, id=f"new-{key}")
+            yield Checkbox("its own git worktree and branch", id="new-worktree")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Add the session, once it has a name."""
+        event.stop()
+        fields = {key: self.query_one(f"#new-{key}", Input).value.strip() for key, _ in NEW_FIELDS}
+        if not fields["name"]:
+            self.notify("give the session a name", severity="warning")
+            self.query_one("#new-name", Input).focus()
+            return
+        fields["worktree"] = "yes" if self.query_one("#new-worktree", Checkbox).value else "no"
+        self.dismiss(fields)
+
+    def action_cancel(self) -> None:
+        """Close without adding anything."""
         self.dismiss(None)
 
 
