@@ -19,10 +19,10 @@ import libtmux
 import pytest
 
 from orchestrator.agents.catalog import profile_of
-from orchestrator.fleet import jump, restart
+from orchestrator.fleet import control, jump, restart
 from orchestrator.store import history
 from orchestrator.tmux.client import Tmux
-from orchestrator.tmux.panes import list_sessions
+from orchestrator.tmux.panes import fleet_names, list_sessions
 from orchestrator.watch import status
 from tests.harness import agent_env
 from tests.harness.agent_fleet import AgentFleet, Member, start_fleet
@@ -55,11 +55,18 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tmux(server: libtmux.Server, monkeypatch: pytest.MonkeyPatch) -> Tmux:
+def tmux(server: libtmux.Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tmux]:
     # Gemini skips a settings layer under a group- or world-writable folder (/tmp): the hook
     # files go where none is above them. Set before the tmux server starts (it keeps this env).
-    monkeypatch.setenv("ORCHESTRATOR_RUNTIME_DIR", str(agent_env.secure_runtime("e2e") / "run"))
-    return Tmux.from_server(server)
+    runtime = str(agent_env.secure_runtime("e2e") / "run")
+    monkeypatch.setenv("ORCHESTRATOR_RUNTIME_DIR", runtime)
+    client = Tmux.from_server(server)
+    yield client
+    # The fleets end as `down` ends them, with whatever their agents left running (Gemini's
+    # node processes outlive the tmux server the fixture kills).
+    for fleet in fleet_names(client):
+        control.down(client, fleet)
+    control.end_processes(agent_env.processes_with(f"ORCHESTRATOR_RUNTIME_DIR={runtime}"))
 
 
 def member(agent: str, home: Path, mock: MockLLM, project: Path, name: str = "") -> Member:
@@ -82,17 +89,8 @@ def member(agent: str, home: Path, mock: MockLLM, project: Path, name: str = "")
 
 
 def no_process_left(marker: str) -> bool:
-    """Whether no process still runs with ``marker`` in its command line or environment."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as handle:
-                if marker.encode() in handle.read():
-                    return False
-        except OSError:
-            continue
-    return True
+    """Whether no process still runs with ``marker`` in its environment."""
+    return not agent_env.processes_with(marker)
 
 
 def walk_life(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+
+import psutil
 
 from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.tmux.client import Tmux
@@ -20,9 +23,39 @@ def down(tmux: Tmux, name: str) -> list[str]:
             f"no fleet named {name!r} on this tmux server",
             hint="run `orchestrator status` to see the fleets (and check -L/--socket-name)",
         )
-    ended = [pane.name for pane in list_sessions(tmux, name)]
+    panes = list_sessions(tmux, name)
+    ended = [pane.name for pane in panes]
+    trees = process_trees([p.pane_pid for p in panes if p.pane_pid and not p.dead])
     tmux.run(["kill-session", "-t", f"={name}"])
+    # Gemini CLI (a node parent and its child) outlives the hang-up of its pane: whatever the
+    # agents left running ends with the fleet.
+    end_processes(trees)
     return ended
+
+
+def process_trees(roots: list[int]) -> list[psutil.Process]:
+    """The processes under ``roots`` (included), as handles that know their start time (so a
+    reused PID is never signalled)."""
+    found: list[psutil.Process] = []
+    for pid in roots:
+        with contextlib.suppress(psutil.Error):
+            root = psutil.Process(pid)
+            found += [root, *root.children(recursive=True)]
+    return found
+
+
+def end_processes(procs: list[psutil.Process], grace: float = 1.0) -> None:
+    """Give ``procs`` ``grace`` seconds to end by themselves, then SIGTERM, then SIGKILL."""
+    if not procs:
+        return
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for signal_name in ("terminate", "kill"):
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                getattr(proc, signal_name)()
+        _, alive = psutil.wait_procs(alive, timeout=grace)
+        if not alive:
+            return
 
 
 def resolve_fleet_name(

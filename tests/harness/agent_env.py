@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 from tests.harness.mock_llm import MockLLM
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +34,19 @@ def secure_runtime(name: str) -> Path:
     root = REPO / ".test-runtime"
     root.mkdir(mode=0o700, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+
+
+def processes_with(marker: str) -> list[psutil.Process]:
+    """The processes whose environment holds ``marker`` (this user's, readable ones)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            with open(f"/proc/{proc.pid}/environ", "rb") as handle:
+                if marker.encode() in handle.read():
+                    found.append(proc)
+        except OSError:
+            continue
+    return found
 
 
 def missing(binary: Path) -> str | None:
