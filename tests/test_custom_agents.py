@@ -185,3 +185,14 @@ def test_the_shipped_example_reads_opencodes_idle_screen(repo_root: Path) -> Non
     permission = "△ Permission required\n  $ npm test\n  Allow once   Allow always   Reject\n"
     match = classify(permission, rules)
     assert match is not None and match.state == State.AWAITING_INPUT
+
+
+def test_recording_keeps_the_agents_recorded_before(tmp_path: Path) -> None:
+    first = custom.AgentSpec(command=["one"])
+    second = custom.AgentSpec(command=["two"], process_names=["two"])
+    custom.record("f", {"one": first}, tmp_path)
+    custom.record("f", {"two": second}, tmp_path)
+    recorded = custom.recorded("f", tmp_path)
+    assert set(recorded) == {"one", "two"}
+    assert recorded["two"].process_names == ("two",)
+    assert profile_of("two", "f", tmp_path).command == ("two",)

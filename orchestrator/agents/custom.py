@@ -246,12 +246,17 @@ def record_path(fleet: str, runtime: Path | None = None) -> Path:
 
 
 def record(fleet: str, specs: dict[str, AgentSpec], runtime: Path | None = None) -> None:
-    """Record the fleet's own agents for the watcher and the dashboard (nothing when none)."""
-    path = record_path(fleet, runtime)
-    if not specs and not path.exists():
+    """Record the fleet's own agents for the watcher and the dashboard (nothing when none),
+    keeping those recorded before (``new`` brings up one session at a time)."""
+    if not specs:
         return
+    path = record_path(fleet, runtime)
     paths.ensure_private_dir(path.parent)
-    document = {name: spec.model_dump() for name, spec in specs.items()}
+    try:
+        document = dict(json.loads(path.read_text("utf-8")))
+    except (OSError, ValueError, TypeError):
+        document = {}
+    document.update({name: spec.model_dump() for name, spec in specs.items()})
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(document, indent=2), "utf-8")
     tmp.replace(path)
