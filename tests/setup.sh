@@ -4,7 +4,8 @@
 #     start their own sshd on 127.0.0.1, never the system's service),
 #   - the package with its dev tools in ./.venv,
 #   - the Claude Code CLI pinned in tests/claude-cli (the end-to-end tests drive it for real,
-#     against a scripted API server on 127.0.0.1),
+#     against a scripted API server on 127.0.0.1), and an older one in tests/claude-cli-2.0 (the
+#     rule tests read its recorded screens too),
 #   - the other agents the end-to-end tests drive the same way: Codex CLI (tests/codex-cli) and
 #     Gemini CLI (tests/gemini-cli) from npm, aider in its own venv (tests/aider-cli/venv).
 # Safe to run again: each step is skipped when already done.
@@ -52,6 +53,10 @@ for agent in codex gemini; do
         npm ci --prefix "tests/$agent-cli" --no-audit --no-fund --loglevel=error
     fi
 done
+# An older Claude Code too (the last 2.0.x), to record its screens (version drift).
+if [ ! -x tests/claude-cli-2.0/node_modules/.bin/claude ]; then
+    npm ci --prefix tests/claude-cli-2.0 --no-audit --no-fund --loglevel=error
+fi
 if [ ! -x tests/aider-cli/venv/bin/aider ]; then
     python3 -m venv tests/aider-cli/venv
     tests/aider-cli/venv/bin/python -m pip install --quiet --disable-pip-version-check \

@@ -179,6 +179,63 @@ def test_partial_last_line_waits(files: hooks.HookFiles) -> None:
             (State.EXITED, "session ended (prompt_input_exit)"),
         ),
         ("Notification", {"notification_type": "permission_prompt"}, None),
+        # The harder moments, with the fields Claude Code 2.1.197 sends (tests/hook-samples)
+        (
+            "PermissionRequest",
+            {"tool_name": "ExitPlanMode", "tool_input": {"plan": "# Plan"}},
+            (State.AWAITING_INPUT, "plan ready for approval"),
+        ),
+        (
+            "PermissionRequest",
+            {"tool_name": "mcp__deployer__deploy", "tool_input": {}},
+            (State.AWAITING_INPUT, "permission for MCP deployer: deploy"),
+        ),
+        (
+            "PreToolUse",
+            {"tool_name": "Agent", "tool_input": {"description": "Survey the auth module"}},
+            (State.WORKING, "subagent: Survey the auth module"),
+        ),
+        (
+            "PreToolUse",
+            {"tool_name": "Task", "tool_input": {"description": "x"}},
+            (State.WORKING, "subagent: x"),
+        ),
+        ("PreToolUse", {"tool_name": "Read", "agent_id": "a5ed"}, None),
+        ("SubagentStart", {"agent_id": "a5ed", "agent_type": "general-purpose"}, None),
+        ("SubagentStop", {"agent_id": "a5ed", "agent_type": "general-purpose"}, None),
+        ("Stop", {"background_tasks": []}, (State.IDLE, "turn finished")),
+        (
+            "Stop",
+            {"background_tasks": [{"id": "b1", "command": "sleep 600"}]},
+            (State.IDLE, "1 background task running"),
+        ),
+        ("Stop", {"background_tasks": [{}, {}]}, (State.IDLE, "2 background tasks running")),
+        ("PreCompact", {"trigger": "manual"}, (State.WORKING, "compacting")),
+        ("SessionStart", {"source": "compact"}, (State.IDLE, "conversation compacted")),
+        (
+            "StopFailure",
+            {
+                "error": "server_error",
+                "last_assistant_message": "API Error: 500 Internal server error.",
+            },
+            (State.ERROR, "API server error: 500 Internal server error."),
+        ),
+        (
+            "StopFailure",
+            {"error": "authentication_failed", "last_assistant_message": "Invalid API key"},
+            (State.ERROR, "authentication failed: Invalid API key"),
+        ),
+        ("StopFailure", {"error": "rate_limit"}, (State.ERROR, "rate limit")),
+        (
+            "Elicitation",
+            {"mcp_server_name": "deployer", "message": "Which environment?"},
+            (State.AWAITING_INPUT, "MCP deployer asks: Which environment?"),
+        ),
+        (
+            "Notification",
+            {"notification_type": "elicitation_dialog"},
+            (State.AWAITING_INPUT, "an MCP server asks for input"),
+        ),
     ],
 )
 def test_state_of_events(
@@ -188,3 +245,28 @@ def test_state_of_events(
         at=1.0, name=name, session_id="s", data={"hook_event_name": name, **data}
     )
     assert claude.state_of(parsed) == expected
+
+
+def test_hook_events_follow_the_installed_version(tmp_path: Path) -> None:
+    """2.0.77 refuses a settings file naming a hook event it does not know (and drops every hook
+    in it): the events installed follow the version found beside the binary."""
+    package = tmp_path / "node_modules" / "@anthropic-ai" / "claude-code"
+    package.mkdir(parents=True)
+    (package / "package.json").write_text(
+        '{"name": "@anthropic-ai/claude-code", "version": "2.0.77"}'
+    )
+    binary = package / "cli.js"
+    binary.write_text("")
+    binary.chmod(0o755)
+    assert claude.installed_version(str(binary)) == "2.0.77"
+    old = claude.events_for("2.0.77")
+    assert "StopFailure" not in old and "Elicitation" not in old
+    assert set(old) <= claude.KNOWN_TO_2_0
+    assert "PermissionRequest" in old
+    assert claude.events_for("2.1.197") == claude.events_for(None) == claude.HOOK_EVENTS
+    native = tmp_path / "versions" / "2.1.197"
+    native.parent.mkdir()
+    native.write_text("")
+    native.chmod(0o755)
+    assert claude.installed_version(str(native)) == "2.1.197"
+    assert claude.installed_version(str(tmp_path / "missing")) is None

@@ -44,10 +44,11 @@ def test_permission_hook_then_screen_agree() -> None:
 
 def test_esc_at_a_prompt_fires_no_hook_and_the_screen_corrects_it() -> None:
     t = tracker()
-    t.see_hooks([hook("PermissionRequest", 10.0, tool_name="Bash", tool_input={"command": "ls"})])
-    t.see_screen(recorded("permission-bash"), 10.2)
+    question = {"questions": [{"question": "Which database should the service use?"}]}
+    t.see_hooks([hook("PermissionRequest", 10.0, tool_name="AskUserQuestion", tool_input=question)])
+    t.see_screen(recorded("ask-user-question"), 10.2)
     t.decide(10.2)
-    t.see_screen(recorded("esc-at-permission"), 20.0)  # Esc: the prompt is gone
+    t.see_screen(recorded("esc-at-question"), 20.0)  # Esc: the menu is gone
     verdict, _ = t.decide(20.0)
     assert verdict.state == State.AWAITING_INPUT, "not still yet: keep the last state"
     assert t.next_check(20.0) == 20.0 + STILL
@@ -71,7 +72,7 @@ def test_fresh_hook_beats_a_screen_that_has_not_caught_up() -> None:
 def test_working_hook_goes_stale_when_the_screen_is_idle_and_still() -> None:
     t = tracker()
     t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
-    t.see_screen(recorded("esc-while-working"), 9.5)  # interrupted: no Stop hook
+    t.see_screen(recorded("turn-finished-idle"), 9.5)  # a turn whose Stop hook was lost
     assert t.decide(9.6)[0].state == State.WORKING
     verdict, _ = t.decide(9.5 + STILL + 0.1)
     assert verdict.state == State.IDLE
@@ -256,3 +257,34 @@ def test_a_screen_error_rule_decides_without_hooks() -> None:
     t.see_screen("● API Error: 401 invalid x-api-key\n", 1.0)
     verdict, _ = t.decide(1.1)
     assert (verdict.state, verdict.reason) == (State.ERROR, "API error: 401 invalid x-api-key")
+
+
+def test_an_interrupt_on_screen_is_idle_at_once() -> None:
+    """ "Interrupted · What should Claude do instead?" says the turn is over: no stillness wait, no
+    hook grace (Esc fires no hook)."""
+    t = tracker()
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    t.see_screen(recorded("working"), 9.5)
+    assert t.decide(9.5)[0].state == State.WORKING
+    t.see_screen(recorded("esc-while-working"), 10.0)
+    verdict, changed = t.decide(10.05)
+    assert (verdict.state, verdict.reason, changed) == (State.IDLE, "interrupted", True)
+
+
+def test_a_draft_at_the_prompt_is_idle_even_under_a_stale_working_hook() -> None:
+    t = tracker()
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    draft = (SCREENS.parent / "w120" / "draft.txt").read_text(encoding="utf-8")
+    t.see_screen(draft, 20.0)
+    verdict, _ = t.decide(20.05)
+    assert (verdict.state, verdict.reason) == (State.IDLE, "at the prompt (a draft)")
+
+
+def test_a_specific_screen_reason_beats_the_hooks() -> None:
+    t = tracker()
+    t.see_hooks([hook("UserPromptSubmit", 9.0, prompt="go")])
+    retrying = (SCREENS.parent / "w120" / "retry-overloaded.txt").read_text(encoding="utf-8")
+    t.see_screen(retrying, 9.5)
+    verdict, _ = t.decide(9.6)
+    assert verdict.state == State.WORKING
+    assert verdict.reason.startswith("API error, retrying (attempt 1/")

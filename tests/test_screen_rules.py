@@ -1,7 +1,12 @@
-"""Screen rules against screens recorded from the real Claude Code, at 60 and 120 columns."""
+"""Screen rules against screens recorded from the real Claude Code (2.1.197 and 2.0.77), at 60 and
+120 columns, and resized to 40 columns or 10 rows.
+
+A case missing from a version's recordings is skipped (a screen that version does not have, e.g.
+2.0 has no StopFailure); every version must have the core cases."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,50 +18,107 @@ from orchestrator.detect.screen import classify, parse_rules
 SCREENS = Path(__file__).parent / "screens"
 CLAUDE = rules_for("claude")
 
-# (recording, state, reason) for every recorded Claude Code version and width.
+# (recording, state, reason: a regular expression the reason must contain) for every recorded
+# Claude Code version and width.
 EXPECTED: list[tuple[str, State | None, str]] = [
     ("startup-idle", State.IDLE, "at the prompt"),
-    ("working", State.WORKING, r"…"),
+    ("working", State.WORKING, r"…|working"),
     ("turn-finished-idle", State.IDLE, "at the prompt"),
     ("permission-bash", State.AWAITING_INPUT, "Bash: npm test"),
     ("permission-write", State.AWAITING_INPUT, "permission to write notes/plan.md"),
     ("ask-user-question", State.AWAITING_INPUT, "question: Which database should the service use?"),
     ("trust-dialog", State.AWAITING_INPUT, "trust this folder?"),
-    ("esc-at-permission", State.IDLE, "at the prompt"),
+    ("esc-at-permission", State.IDLE, "interrupted"),
     ("esc-at-question", State.IDLE, "at the prompt"),
-    ("esc-while-working", State.IDLE, "at the prompt"),
+    ("esc-while-working", State.IDLE, "interrupted"),
     ("write-approved-idle", State.IDLE, "at the prompt"),
     ("question-answered-idle", State.IDLE, "at the prompt"),
-    ("after-exit", None, ""),
+    ("after-exit", None, ""),  # the dead pane decides; /exit typed at the prompt may read idle
+    # The harder moments (tests/harness/record_hard.py)
+    ("plan-approval", State.AWAITING_INPUT, "plan ready for approval"),
+    ("plan-mode-idle", State.IDLE, "plan mode"),
+    ("plan-mode-working", State.WORKING, r"…|working"),
+    ("subagent-working", State.WORKING, "subagent: Survey the auth"),
+    ("subagent-finished-idle", State.IDLE, "at the prompt"),
+    ("background-task-idle", State.IDLE, "1 background task running"),
+    ("api-error-400", State.ERROR, "Context limit reached|API error: 400"),
+    ("api-error-401", State.ERROR, "Invalid API key|API error: 401"),
+    ("api-error-500", State.ERROR, "API error: 500"),
+    ("api-error-529", State.ERROR, "API error: (Repeated )?529"),
+    ("api-error-429", State.ERROR, "429"),
+    ("usage-limit", State.ERROR, "429|limit"),
+    ("usage-limit-waiting", State.WORKING, r"…|working"),  # 2.0 waits out the retry-after
+    ("retry-overloaded", State.WORKING, r"API error, retrying \(attempt 1/\d+\)"),
+    ("retry-rate-limit", State.WORKING, r"API error, retrying \(attempt 1/\d+\)"),
+    ("compacting", State.WORKING, "compacting"),
+    ("compacted-idle", State.IDLE, "at the prompt"),
+    ("draft", State.IDLE, "a draft"),
+    ("interrupted", State.IDLE, "interrupted"),
+    ("mcp-permission", State.AWAITING_INPUT, "permission"),
+    ("mcp-elicitation", State.AWAITING_INPUT, "deploy|MCP|input"),
 ]
 
+DRIFT: dict[tuple[str, str], tuple[State | None, str]] = {
+    # 2.0 lists no running agents under the prompt: the screen alone has only the spinner (the
+    # PreToolUse hook of its Task tool names the subagent's task).
+    ("claude-2.0.77", "subagent-working"): (State.WORKING, r"…|working"),
+}
+"""Where an older version's screen says less: (version, case) -> (state, reason)."""
+
 RECORDINGS = sorted(SCREENS.glob("claude-*/w*"))
+FULL_SIZE = [path for path in RECORDINGS if path.name in ("w60", "w120")]
+RESIZED = [path for path in RECORDINGS if path not in FULL_SIZE]
+"""Panes resized mid-prompt to 40 columns (``w40``) or 10 rows (``w120h10``)."""
 
 
-def test_recordings_cover_two_widths() -> None:
-    widths = {path.name for path in RECORDINGS}
-    assert {"w60", "w120"} <= widths
+def test_recordings_cover_two_versions_and_the_sizes() -> None:
+    versions = {path.parent.name for path in RECORDINGS}
+    assert {"claude-2.1.197", "claude-2.0.77"} <= versions
+    for version in versions:
+        sizes = {path.name for path in RECORDINGS if path.parent.name == version}
+        assert {"w60", "w120", "w40", "w120h10"} <= sizes, version
 
 
-@pytest.mark.parametrize("folder", RECORDINGS, ids=lambda p: f"{p.parent.name}-{p.name}")
+@pytest.mark.parametrize("folder", FULL_SIZE, ids=lambda p: f"{p.parent.name}-{p.name}")
 @pytest.mark.parametrize(("case", "state", "reason"), EXPECTED, ids=[c[0] for c in EXPECTED])
 def test_recorded_screen(folder: Path, case: str, state: State | None, reason: str) -> None:
     path = folder / f"{case}.txt"
     if not path.exists():
         pytest.skip(f"{path.name} was not recorded at this width")
     assert CLAUDE is not None
+    state, reason = DRIFT.get((folder.parent.name, case), (state, reason))
     match = classify(path.read_text(encoding="utf-8"), CLAUDE)
     if state is None:
-        assert match is None, match
+        assert match is None or match.state == State.IDLE, match
         return
     assert match is not None, f"no rule matched {path}"
     assert match.state == state, (match.rule, match.line)
-    assert reason in match.reason
+    assert re.search(reason, match.reason), match.reason
+
+
+@pytest.mark.parametrize("folder", RESIZED, ids=lambda p: f"{p.parent.name}-{p.name}")
+def test_a_resized_pane_reads_as_at_full_size(folder: Path) -> None:
+    """The same state as the full-size screen of the same moment (the reason may lose what no
+    longer fits: "permission prompt" for "Bash: npm test" when the command scrolled away)."""
+    assert CLAUDE is not None
+    cases = sorted(folder.glob("*.txt"))
+    assert cases
+    for path in cases:
+        full = folder.parent / "w120" / path.name
+        expected = classify(full.read_text(encoding="utf-8"), CLAUDE)
+        match = classify(path.read_text(encoding="utf-8"), CLAUDE)
+        assert expected is not None, full
+        if match is None and folder.parent.name == "claude-2.0.77":
+            # 2.0 redraws its whole transcript after a resize, which a 10-row pane shows for a
+            # moment: the screen says nothing, so the other signals keep the state.
+            continue
+        assert match is not None, f"no rule matched {path}"
+        assert match.state == expected.state, (path.name, match.rule, match.line)
 
 
 def test_every_core_case_is_recorded_at_both_widths() -> None:
     core = ("startup-idle", "working", "permission-bash", "permission-write", "ask-user-question")
-    for folder in RECORDINGS:
+    for folder in FULL_SIZE:
         for case in core:
             assert (folder / f"{case}.txt").exists(), folder / case
 

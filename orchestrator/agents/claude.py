@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +39,63 @@ HOOK_EVENTS = (
     "Notification",
     "Stop",
     "StopFailure",
+    "SubagentStart",
     "SubagentStop",
-    "PreCompact",
+    "Elicitation",
     "SessionEnd",
 )
-"""The hook events Claude reports to us."""
+"""The hook events Claude reports to us. Not PreCompact: Claude prints a compaction hook's whole
+command line on screen when it completes (our token with it); the screen's "Compacting
+conversation…" tells compaction at once anyway."""
+
+KNOWN_TO_2_0 = frozenset(
+    {
+        "PreToolUse", "PostToolUse", "PostToolUseFailure", "Notification", "UserPromptSubmit",
+        "SessionStart", "SessionEnd", "Stop", "SubagentStart", "SubagentStop", "PreCompact",
+        "PermissionRequest",
+    }
+)  # fmt: skip
+"""The hook events Claude Code 2.0.77 knows. It rejects a settings file naming any other (a
+"Settings Error" dialog at start-up) and skips all of it, hooks included."""
+
+PACKAGE = "@anthropic-ai/claude-code"
+VERSION_FILE = "agent-version"
+"""Beside a session's hook files: the Claude Code version its pane was launched with."""
+VERSION = re.compile(r"^\d+\.\d+\.\d+")
+
+
+def installed_version(command: str) -> str | None:
+    """The version of the Claude Code that ``command`` runs, read from its files without running
+    it (``claude --version`` takes 1-8 s): the npm package's ``package.json`` above the resolved
+    binary, or a version-named file or folder (the native installer's ``versions/2.1.197``).
+    None when it cannot tell."""
+    found = shutil.which(command)
+    if found is None:
+        return None
+    real = Path(found).resolve()
+    for folder in real.parents:
+        manifest = folder / "package.json"
+        if manifest.is_file():
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(manifest.read_text("utf-8"))
+                if isinstance(data, dict) and data.get("name") == PACKAGE:
+                    return str(data.get("version", "")) or None
+            break
+    for part in (real.name, real.parent.name):
+        match = VERSION.match(part)
+        if match:
+            return match.group(0)
+    return None
+
+
+def events_for(version: str | None) -> tuple[str, ...]:
+    """The hook events to install for Claude Code ``version`` (all of them when unknown)."""
+    if version is None:
+        return HOOK_EVENTS
+    with contextlib.suppress(ValueError):
+        if tuple(int(n) for n in version.split(".")[:2]) < (2, 1):
+            return tuple(event for event in HOOK_EVENTS if event in KNOWN_TO_2_0)
+    return HOOK_EVENTS
 
 
 def settings(
@@ -79,7 +133,25 @@ def tool_reason(tool: str, tool_input: Any, cwd: str = "") -> str:
         return _short(f"permission to {verbs[tool]} {_relative(target, cwd)}")
     if tool == "WebFetch" and isinstance(data.get("url"), str):
         return _short(f"WebFetch: {data['url']}")
+    if tool == "ExitPlanMode":
+        return "plan ready for approval"
+    if tool.startswith("mcp__") and tool.count("__") >= 2:
+        server, name = tool[len("mcp__") :].split("__", 1)
+        return _short(f"permission for MCP {server}: {name}")
     return f"permission for {tool}" if tool else "permission"
+
+
+SUBAGENT_TOOLS = ("Agent", "Task")
+"""The tool that starts a subagent (``Task`` before 2.1)."""
+
+
+def background_reason(tasks: Any) -> str:
+    """ "1 background task running" for a Stop payload's ``background_tasks`` ("" when none)."""
+    if not isinstance(tasks, list) or not tasks:
+        return ""
+    return (
+        "1 background task running" if len(tasks) == 1 else f"{len(tasks)} background tasks running"
+    )
 
 
 ERROR_KINDS = {
@@ -111,24 +183,40 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
     data = event.data
     tool = str(data.get("tool_name", ""))
     cwd = str(data.get("cwd", ""))
+    tool_input = data.get("tool_input")
     match event.name:
         case "SessionStart":
+            if data.get("source") == "compact":
+                return State.IDLE, "conversation compacted"
             return State.IDLE, f"session started ({data.get('source', 'startup')})"
         case "UserPromptSubmit":
             return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
+        case "PreToolUse" | "PostToolUse" if data.get("agent_id"):
+            # A subagent's own tools: the session is still "subagent: <its task>".
+            return None
+        case "PreToolUse" if tool in SUBAGENT_TOOLS:
+            description = tool_input.get("description") if isinstance(tool_input, dict) else ""
+            return State.WORKING, _short(f"subagent: {description or tool}")
         case "PreToolUse" | "PostToolUse":
             if tool == "AskUserQuestion" and event.name == "PreToolUse":
-                return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
+                return State.AWAITING_INPUT, tool_reason(tool, tool_input, cwd)
             return State.WORKING, _short(f"{tool}") if tool else "working"
         case "PermissionRequest":
-            return State.AWAITING_INPUT, tool_reason(tool, data.get("tool_input"), cwd)
+            return State.AWAITING_INPUT, tool_reason(tool, tool_input, cwd)
+        case "Elicitation":
+            server = data.get("mcp_server_name") or "an MCP server"
+            return State.AWAITING_INPUT, _short(f"MCP {server} asks: {data.get('message', '')}")
+        case "Notification" if data.get("notification_type") == "elicitation_dialog":
+            return State.AWAITING_INPUT, "an MCP server asks for input"
         case "Notification":
             # permission_prompt notifications arrive seconds late, even after the prompt was
             # dismissed, so they would flip a session back to awaiting: PermissionRequest is the
             # edge we use. Notifications stay in the log as evidence only.
             return None
-        case "Stop" | "SubagentStop":
-            return (State.IDLE, "turn finished") if event.name == "Stop" else None
+        case "Stop":
+            return State.IDLE, background_reason(data.get("background_tasks")) or "turn finished"
+        case "PreCompact":
+            return State.WORKING, "compacting"
         case "StopFailure":
             return State.ERROR, failure_reason(data)
         case "SessionEnd":
@@ -224,7 +312,12 @@ class ClaudeCode(AgentProfile):
         alone."""
         args = list(argv)
         if args and Path(args[0]).name in self.process_names:
-            files = hooks.prepare(fleet, session, runtime, settings=settings)
+            version = installed_version(args[0])
+            events = events_for(version)
+            files = hooks.prepare(
+                fleet, session, runtime, settings=lambda log, token: settings(log, token, events)
+            )
+            hooks.write_private(files.folder / VERSION_FILE, version or "")
             args = [args[0], "--settings", str(files.settings), *options, *args[1:]]
         return args
 
@@ -237,6 +330,14 @@ class ClaudeCode(AgentProfile):
         box = " ".join(" ".join(screen[rules[-2] + 1 : rules[-1]]).split())
         start = " ".join(text.split())[:40]
         return bool(start) and start in box
+
+    def version_seen(self, folder: Path) -> str:
+        """``Claude Code 2.1.197``, as found when the session was launched."""
+        try:
+            version = (folder / VERSION_FILE).read_text("utf-8").strip()
+        except OSError:
+            return ""
+        return f"Claude Code {version or '(version not known)'}"
 
     def hook_state(self, event: HookEvent) -> tuple[State, str] | None:
         """See :func:`state_of`."""

@@ -112,6 +112,12 @@ class AgentProfile:
         del folder, pid
         return None
 
+    def version_seen(self, folder: Path) -> str:
+        """The agent and version a session was launched with, from its hook folder ("" when
+        not known)."""
+        del folder
+        return ""
+
     def tracker(self, started: float) -> SessionTracker:
         """A fresh tracker of one session of this agent, whose process started at ``started``."""
         return SessionTracker(rules=self.rules(), started=started, hook_state_of=self.hook_state)

@@ -12,7 +12,8 @@ Order of trust:
    nothing. A hook state is trusted while it is fresh (``GRACE`` seconds) or while the screen agrees
    or says nothing; once the screen has shown something else for longer, the screen wins.
 4. **screen, working/idle**: the latest marker on screen; idle only once the screen has been still
-   for ``STILL`` seconds (a spinner between two frames looks like a prompt).
+   for ``STILL`` seconds (a spinner between two frames looks like a prompt), unless the screen
+   says so outright (a ``settled`` rule: "Interrupted", a draft in the prompt box).
 5. **registry**: the agent's own status file (Claude's session registry), when nothing above
    decided.
 
@@ -182,7 +183,7 @@ class SessionTracker:
         if self.match is None:
             return Signal(Source.SCREEN, None, "no rule matches", self.screen_changed)
         state = self.match.state
-        if state == State.IDLE and now - self.screen_changed < STILL:
+        if state == State.IDLE and now - self.screen_changed < STILL and not self.match.settled:
             return Signal(
                 Source.SCREEN,
                 None,
@@ -240,8 +241,18 @@ class SessionTracker:
             hook = Signal(Source.HOOK, None, f"stale: {hook.reason}", hook.since, hook.evidence)
             signals = (proc, hook, screen, registry)
         if screen.state == State.WORKING:
-            reason = hook.reason if hook.state == State.WORKING else screen.reason
+            specific = self.match is not None and self.match.specific
+            reason = hook.reason if hook.state == State.WORKING and not specific else screen.reason
             return verdict(screen, "working marker on screen", reason)
+        if (
+            screen.state == State.IDLE
+            and self.match is not None
+            and self.match.settled
+            and (hook.since is None or self.screen_changed >= hook.since)
+        ):
+            # The screen says outright that the turn is over (an interrupt, a draft at the
+            # prompt), after the last hook event: no stillness or hook grace to wait for.
+            return verdict(screen, "the screen says the turn is over")
         if hook.state == State.WORKING:
             if hook_fresh:
                 return verdict(hook, "fresh hook event")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from orchestrator.agents.catalog import profile_of
+from orchestrator.detect import hooks
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import published
 from orchestrator.runtime import watcher_running
@@ -63,8 +65,11 @@ def explain(tmux: Tmux, name: str, fleet: str | None = None) -> str:
         raise NotFoundError(f"session {name!r} vanished while it was being looked at")
     state, verdict = probed[name]
     now = time.time()
-    lines = [
-        f"{pane.fleet}/{name} ({pane.agent}, pane {pane.pane_id}, {pane.cwd})",
+    lines = [f"{pane.fleet}/{name} ({pane.agent}, pane {pane.pane_id}, {pane.cwd})"]
+    version = profile_of(pane.agent).version_seen(hooks.session_dir(pane.fleet, name))
+    if version:
+        lines.append(f"agent: {version}")
+    lines += [
         f"verdict: {verdict.state.value}: {verdict.reason}",
         f"  decided by: {verdict.source.value} ({verdict.note})",
         f"  since: {_age(state.since, now)}",

@@ -25,6 +25,10 @@ CLAUDE_CLI_DIR = REPO_ROOT / "tests" / "claude-cli"
 CLAUDE_BIN = CLAUDE_CLI_DIR / "node_modules" / ".bin" / "claude"
 """The pinned ``claude`` binary, present after ``npm ci --prefix tests/claude-cli``."""
 
+OLD_CLAUDE_CLI_DIR = REPO_ROOT / "tests" / "claude-cli-2.0"
+"""An older release (the last 2.0.x), pinned the same way: its screens are recorded too, so a
+change of wording between versions shows up as a failing recorded screen."""
+
 FAKE_API_KEY = "sk-ant-api03-orchestrator-tests-fake-key-0123456789abcdefghij"
 """A key-shaped string; the mock server accepts anything and no real server ever sees it."""
 
@@ -43,14 +47,16 @@ class ClaudeCliMissingError(RuntimeError):
     """The pinned Claude Code CLI is not installed."""
 
 
-def find_claude_bin() -> Path:
-    """Return the pinned ``claude`` binary or raise with the command that installs it."""
-    if not os.access(CLAUDE_BIN, os.X_OK):
+def find_claude_bin(cli_dir: Path = CLAUDE_CLI_DIR) -> Path:
+    """Return the ``claude`` binary pinned in ``cli_dir`` or raise with the command that
+    installs it."""
+    binary = cli_dir / "node_modules" / ".bin" / "claude"
+    if not os.access(binary, os.X_OK):
         raise ClaudeCliMissingError(
-            f"Claude Code CLI not found at {CLAUDE_BIN}. "
-            "Install the pinned version with: npm ci --prefix tests/claude-cli"
+            f"Claude Code CLI not found at {binary}. "
+            f"Install the pinned version with: npm ci --prefix {cli_dir.relative_to(REPO_ROOT)}"
         )
-    return CLAUDE_BIN
+    return binary
 
 
 def claude_version(claude_bin: Path) -> str:
@@ -123,6 +129,9 @@ def make_claude_home(
         "numStartups": 1,
         "theme": "dark",
         "customApiKeyResponses": {"approved": [api_key[-20:]], "rejected": []},
+        # 2.0.x would otherwise try to clone its plugin marketplace from GitHub at start-up.
+        "officialMarketplaceAutoInstallAttempted": True,
+        "officialMarketplaceAutoInstallFailReason": "policy_blocked",
         "projects": {
             str(path.resolve()): {
                 "hasTrustDialogAccepted": True,

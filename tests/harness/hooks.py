@@ -24,9 +24,23 @@ HOOK_EVENTS: tuple[str, ...] = (
     "SubagentStop",
     "PreCompact",
     "PostCompact",
+    "Elicitation",
     "SessionEnd",
 )
 """Events Claude Code 2.1.197 accepts in ``settings.hooks`` that matter for session state."""
+
+EVENTS_SINCE_2_1 = frozenset({"StopFailure", "PostCompact", "PermissionDenied", "Elicitation"})
+"""Events Claude Code 2.0.77 does not know: it rejects a settings file naming them ("Settings
+Error ... Invalid key in record") and skips the whole file."""
+
+
+def events_known_to(version: str) -> tuple[str, ...]:
+    """:data:`HOOK_EVENTS` that Claude Code ``version`` accepts."""
+    major_minor = tuple(int(part) for part in version.split(".")[:2])
+    if major_minor >= (2, 1):
+        return HOOK_EVENTS
+    return tuple(event for event in HOOK_EVENTS if event not in EVENTS_SINCE_2_1)
+
 
 TOOL_EVENTS = frozenset(
     {"PreToolUse", "PermissionRequest", "PermissionDenied", "PostToolUse", "PostToolUseFailure"}

@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -35,6 +36,11 @@ DEFAULT_FINAL_TEXT = "Done."
 
 SIDE_REQUEST_TEXT = "Mock session"
 """What a request without ``tools`` (title generation, summaries) gets."""
+
+COMPACT_MARKER = "create a detailed summary of the conversation"
+"""Words of Claude Code's compaction prompt (2.0 and 2.1), which mark a compaction request."""
+
+COMPACT_SUMMARY = "<summary>The user asked for a few explanations; all were given.</summary>"
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,41 @@ class ToolUseReply:
     """Seconds to wait after ``message_start`` before the first content block."""
 
 
-Reply = TextReply | ToolUseReply
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error instead of a reply: what the API answers when it is overloaded (529), rate
+    limited (429), refuses the key (401) or the request (400), or fails (500).
+
+    Claude Code retries some of them (529, 429, 5xx), each retry taking the next scripted reply;
+    set :attr:`MockAnthropicAPI.failing` instead to fail every attempt until it is cleared.
+    """
+
+    status: int
+    """The HTTP status."""
+    error_type: str
+    """The ``error.type`` of the body (``overloaded_error``, ``rate_limit_error``...)."""
+    message: str
+    """The ``error.message`` of the body."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra response headers (``retry-after``, ``anthropic-ratelimit-unified-*``)."""
+
+
+def usage_limit_error(resets_at: float) -> ErrorReply:
+    """The answer of a subscription whose usage limit is reached until ``resets_at`` (epoch s)."""
+    return ErrorReply(
+        429,
+        "rate_limit_error",
+        "This request would exceed your account's rate limit. Please try again later.",
+        {
+            "anthropic-ratelimit-unified-status": "rejected",
+            "anthropic-ratelimit-unified-reset": str(int(resets_at)),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "retry-after": str(max(1, int(resets_at - time.time()))),
+        },
+    )
+
+
+Reply = TextReply | ToolUseReply | ErrorReply
 
 
 def bash_tool_use(
@@ -167,6 +207,11 @@ class RecordedRequest:
             )
         return ""
 
+    @property
+    def is_compaction(self) -> bool:
+        """True for the request that summarises the conversation (``/compact``, automatic)."""
+        return self.is_messages and any(COMPACT_MARKER in text for text in self.user_texts())
+
     def user_texts(self) -> list[str]:
         """Every text the request's ``messages`` carry from the user role, in order."""
         if not isinstance(self.body, dict):
@@ -197,6 +242,12 @@ class MockAnthropicAPI:
     ) -> None:
         self.final_text = final_text
         self.side_text = side_text
+        self.compaction_reply: Reply = TextReply(COMPACT_SUMMARY)
+        """What a compaction request (``/compact``, or automatic) gets: slow it down to see
+        Claude's "Compacting conversation" screen."""
+        self.failing: ErrorReply | None = None
+        """While set, every main-turn request gets this error (however often Claude retries),
+        and the script waits."""
         self._script: deque[Reply] = deque()
         self._routed: dict[str, deque[Reply]] = {}
         self._requests: list[RecordedRequest] = []
@@ -263,6 +314,12 @@ class MockAnthropicAPI:
         with self._lock:
             self._routed.setdefault(needle, deque()).extend(replies)
 
+    def clear_script(self) -> None:
+        """Drop the replies not served yet (a case that ended before using them all)."""
+        with self._lock:
+            self._script.clear()
+            self._routed.clear()
+
     def pending(self) -> int:
         """How many scripted replies have not been served yet."""
         with self._lock:
@@ -271,6 +328,8 @@ class MockAnthropicAPI:
     def _next_main_reply(self, request: RecordedRequest | None = None) -> Reply:
         system = request.system_text() if request is not None else ""
         with self._lock:
+            if self.failing is not None:
+                return self.failing
             for needle, queue in self._routed.items():
                 if queue and needle in system:
                     return queue.popleft()
@@ -403,11 +462,25 @@ class _MessagesHandler(BaseHTTPRequestHandler):
 
     def _answer_messages(self, request: RecordedRequest) -> None:
         body = request.body if isinstance(request.body, dict) else {}
-        reply = (
-            self.mock._next_main_reply(request)
-            if request.is_main_turn
-            else TextReply(self.mock.side_text)
-        )
+        if request.is_compaction:
+            reply = self.mock.compaction_reply
+        elif request.is_main_turn:
+            reply = _tool_named_as_offered(self.mock._next_main_reply(request), body)
+        else:
+            reply = TextReply(self.mock.side_text)
+        if isinstance(reply, ErrorReply):
+            payload = {
+                "type": "error",
+                "error": {"type": reply.error_type, "message": reply.message},
+            }
+            raw = json.dumps(payload).encode()
+            self.send_response(reply.status)
+            for name, value in {"Content-Type": "application/json", **reply.headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+            return
         if not body.get("stream"):
             whole = _whole_message(reply, body)
             self.mock._note_usage(whole["id"], whole["usage"])
@@ -436,6 +509,20 @@ class _MessagesHandler(BaseHTTPRequestHandler):
             log.info("client hung up mid-stream (interrupted turn)")
 
 
+TOOL_ALIASES = {"Agent": "Task"}
+"""Tools renamed between Claude Code releases (the subagent tool was ``Task`` before 2.1)."""
+
+
+def _tool_named_as_offered(reply: Reply, body: Mapping[str, Any]) -> Reply:
+    """The reply, its tool renamed to the older name when the request offers only that one."""
+    if not isinstance(reply, ToolUseReply) or reply.name not in TOOL_ALIASES:
+        return reply
+    offered = {tool.get("name") for tool in body.get("tools", []) if isinstance(tool, dict)}
+    if reply.name in offered or TOOL_ALIASES[reply.name] not in offered:
+        return reply
+    return dataclasses.replace(reply, name=TOOL_ALIASES[reply.name])
+
+
 def _message_id() -> str:
     return "msg_" + uuid.uuid4().hex[:24]
 
@@ -444,7 +531,7 @@ def _input_tokens(body: Mapping[str, Any]) -> int:
     return max(1, len(json.dumps(body.get("messages", []))) // 4)
 
 
-def _whole_message(reply: Reply, body: Mapping[str, Any]) -> dict[str, Any]:
+def _whole_message(reply: TextReply | ToolUseReply, body: Mapping[str, Any]) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if isinstance(reply, TextReply):
         content.append({"type": "text", "text": reply.text})
@@ -488,7 +575,9 @@ def _content_block(
     yield "content_block_stop", {"type": "content_block_stop", "index": index}
 
 
-def _stream_events(reply: Reply, body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _stream_events(
+    reply: TextReply | ToolUseReply, body: Mapping[str, Any]
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """The SSE events for one reply; ``("_sleep", {"seconds": s})`` marks a pause."""
     yield (
         "message_start",

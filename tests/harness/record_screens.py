@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.claude_env import (
+    CLAUDE_CLI_DIR,
     REPO_ROOT,
     ClaudeHome,
     claude_version,
     find_claude_bin,
     make_claude_home,
 )
-from tests.harness.hooks import HookRecord, read_hook_log, write_hook_settings
+from tests.harness.hooks import HookRecord, events_known_to, read_hook_log, write_hook_settings
 from tests.harness.mock_api import (
     MockAnthropicAPI,
     TextReply,
@@ -59,8 +60,12 @@ SLOW_REPLY = (
     "Here is a deliberately slow answer, streamed a few characters at a time so that the "
     "session stays in its working state long enough to be recorded. " * 3
 )
-WORKING_COUNTER = re.compile(r"\(\d+s\b")
-"""The live ``(Ns · ↓ N tokens)`` counter of a running turn."""
+WORKING_COUNTER = re.compile(r"[(·] \d+s\b|\(\d+s\b")
+"""The live counter of a running turn: ``(Ns · ↓ N tokens)`` (2.1), ``(esc to interrupt · Ns``
+(2.0)."""
+OLD_SPINNER = "(esc to interrupt)"
+"""Claude Code 2.0's spinner line, which shows no counter for the first seconds and no text
+while a reply streams."""
 
 
 @dataclass
@@ -87,6 +92,7 @@ class Session:
         settings: Path,
         hook_log: Path,
         extra_args: tuple[str, ...] = (),
+        claude_bin: Path | None = None,
     ) -> None:
         self.tmux = tmux
         self.home = home
@@ -96,7 +102,7 @@ class Session:
         self.registry: dict[str, Any] = {}
         self._seen_hooks = 0
         command = home.shell_command(
-            [find_claude_bin(), "--settings", settings, *extra_args], cwd=cwd
+            [claude_bin or find_claude_bin(), "--settings", settings, *extra_args], cwd=cwd
         )
         self.pane = tmux.new_session(name, command, width, HEIGHT)
 
@@ -215,7 +221,9 @@ def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
     api.enqueue(TextReply(SLOW_REPLY, chunk_delay=0.25, chunk_chars=6))
     session.begin("working", prompt="Explain the project layout")
     session.wait(
-        lambda s: WORKING_FOOTER in s and WORKING_COUNTER.search(s) is not None and "slow" in s,
+        lambda s: (
+            WORKING_FOOTER in s and (WORKING_COUNTER.search(s) is not None or OLD_SPINNER in s)
+        ),
         timeout=30,
     )
     session.save("working")
@@ -270,7 +278,11 @@ def run_trusted_cases(session: Session, api: MockAnthropicAPI) -> None:
 
     api.enqueue(TextReply(SLOW_REPLY, chunk_delay=0.25, chunk_chars=6))
     session.begin("working-again", prompt="Explain it once more")
-    session.wait(lambda s: WORKING_FOOTER in s and WORKING_COUNTER.search(s) is not None)
+    session.wait(
+        lambda s: (
+            WORKING_FOOTER in s and (WORKING_COUNTER.search(s) is not None or OLD_SPINNER in s)
+        )
+    )
     session.settle_hooks(quiet_for=0.5)
     session.begin("esc-while-working", key="Escape")
     session.wait(idle_screen, timeout=15, stable_for=1.5)
@@ -315,7 +327,7 @@ def run_trust_case(session: Session) -> None:
     session.keep("trust-dialog-after-esc", quiet_for=1.0)
 
 
-def record_width(width: int, version: str, work: Path, screens_root: Path) -> dict[str, Any]:
+def record_width(width: int, work: Path, screens_root: Path, claude_bin: Path) -> dict[str, Any]:
     """Run every case at ``width`` columns; return hook logs, registry snapshots and notes."""
     out_dir = screens_root / f"w{width}"
     result: dict[str, Any] = {}
@@ -326,9 +338,12 @@ def record_width(width: int, version: str, work: Path, screens_root: Path) -> di
         untrusted.mkdir(parents=True)
         home = make_claude_home(work / f"w{width}" / "home", api.base_url, [trusted])
         hook_log = work / f"w{width}" / "hooks.jsonl"
-        settings = write_hook_settings(work / f"w{width}" / "settings.json", hook_log)
+        events = events_known_to(claude_version(claude_bin))
+        settings = write_hook_settings(work / f"w{width}" / "settings.json", hook_log, events)
 
-        main = Session(tmux, "main", home, trusted, width, out_dir, settings, hook_log)
+        main = Session(
+            tmux, "main", home, trusted, width, out_dir, settings, hook_log, claude_bin=claude_bin
+        )
         run_trusted_cases(main, api)
 
         session_id = next(
@@ -336,17 +351,22 @@ def record_width(width: int, version: str, work: Path, screens_root: Path) -> di
         )
         resume_log = work / f"w{width}" / "hooks-resume.jsonl"
         resume_settings = write_hook_settings(
-            work / f"w{width}" / "settings-resume.json", resume_log
+            work / f"w{width}" / "settings-resume.json", resume_log, events
         )
         resumed = Session(
             tmux, "resumed", home, trusted, width, out_dir, resume_settings, resume_log,
-            extra_args=("--resume", session_id),
+            extra_args=("--resume", session_id), claude_bin=claude_bin,
         )  # fmt: skip
         run_resume_case(resumed, api, "Explain the project layout")
 
         trust_log = work / f"w{width}" / "hooks-trust.jsonl"
-        trust_settings = write_hook_settings(work / f"w{width}" / "settings-trust.json", trust_log)
-        trust = Session(tmux, "trust", home, untrusted, width, out_dir, trust_settings, trust_log)
+        trust_settings = write_hook_settings(
+            work / f"w{width}" / "settings-trust.json", trust_log, events
+        )
+        trust = Session(
+            tmux, "trust", home, untrusted, width, out_dir, trust_settings, trust_log,
+            claude_bin=claude_bin,
+        )  # fmt: skip
         run_trust_case(trust)
 
         sessions = (main, resumed, trust)
@@ -383,9 +403,11 @@ def write_samples(samples: Path, version: str, results: dict[int, dict[str, Any]
     main_turns = [r for r in widest["requests"] if r.is_main_turn]
     if main_turns:
         tools = main_turns[0].body["tools"]
-        (samples / "tools-AskUserQuestion.json").write_text(
-            json.dumps(next(t for t in tools if t["name"] == "AskUserQuestion"), indent=2) + "\n"
-        )
+        question = next((t for t in tools if t["name"] == "AskUserQuestion"), None)
+        if question is not None:  # 2.0 offers it only in some turns
+            (samples / "tools-AskUserQuestion.json").write_text(
+                json.dumps(question, indent=2) + "\n"
+            )
         (samples / "tool-names.json").write_text(
             json.dumps(sorted(t["name"] for t in tools), indent=2) + "\n"
         )
@@ -406,15 +428,24 @@ def main() -> None:
         help="scratch folder, emptied first; a fixed path keeps the recorded screens stable",
     )
     parser.add_argument("--keep-work", action="store_true", help="keep the scratch folder")
+    parser.add_argument(
+        "--cli",
+        type=Path,
+        default=CLAUDE_CLI_DIR,
+        help="a pinned CLI folder (tests/claude-cli-2.0)",
+    )
     args = parser.parse_args()
-    version = claude_version(find_claude_bin())
+    claude_bin = find_claude_bin(args.cli.resolve())
+    version = claude_version(claude_bin)
     screens_root = REPO_ROOT / "tests" / "screens" / f"claude-{version}"
     samples = REPO_ROOT / "tests" / "hook-samples" / f"claude-{version}"
     work: Path = args.work
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
-        results = {width: record_width(width, version, work, screens_root) for width in args.widths}
+        results = {
+            width: record_width(width, work, screens_root, claude_bin) for width in args.widths
+        }
         write_samples(samples, version, results)
     finally:
         if args.keep_work:

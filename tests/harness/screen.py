@@ -18,8 +18,8 @@ PERMISSION_QUESTION = re.compile(r"Do you want to (proceed|create|make this edit
 QUESTION_MENU_FOOTER = "Enter to select"
 """Footer of an ``AskUserQuestion`` menu."""
 
-TRUST_DIALOG = "Yes, I trust this folder"
-"""First option of the trust dialog for a folder not yet trusted.
+TRUST_DIALOG = re.compile("Yes, I trust this folder|Do you trust the files in this folder")
+"""First option of the trust dialog for a folder not yet trusted (2.1), or its question (2.0).
 
 The dialog's question (``Is this a project you created or one you trust?``) wraps at 60 columns,
 so the option is the marker that survives every width.
