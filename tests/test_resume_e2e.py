@@ -161,6 +161,11 @@ def test_the_printed_resume_advice_resumes(
     wait_for(first.transcript_path.is_file, what="the transcript")
 
     server.kill()  # the tmux server dies, and the fleet with it
+    # It is brought up again from another folder (a subfolder, which Claude trusts too): its new
+    # conversations start there, while the one with the work ran in the project.
+    elsewhere = claude_project / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     advice = run("-L", socket, "up", str(path), "--detach")
     session.wait_idle("a new conversation")
     # The empty conversation this `up` started is in the history now, newer than the first.
@@ -168,14 +173,13 @@ def test_the_printed_resume_advice_resumes(
     up_again, restart_force = re.findall(r"`(orchestrator [^`]+)`", advice)
     assert f"-L {socket}" in up_again
     assert str(path) in up_again
-    # The printed commands are run later, from another folder.
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
+    # The printed commands are run later, from yet another folder.
+    monkeypatch.chdir(tmp_path)
 
     # `restart NAME --force`, as printed (NAME filled in).
     out = run(*shlex.split(restart_force.replace("NAME", "dev-1"))[1:])
     assert f"continuing conversation {first.claude_session_id}" in out
+    assert list_sessions(tmux, "claudes")[0].cwd == str(claude_project)
     session.wait_idle("idle after restart --force")
     mock_api.enqueue(TextReply("PINEAPPLE."))
     session.prompt(SECOND)

@@ -81,6 +81,10 @@ def restart_session(
         # The folder it ran in: a shared layout's relative root was resolved against the folder
         # `up` ran in, which this process may not be in.
         plans[0] = dataclasses.replace(plans[0], cwd=Path(pane.cwd))
+    folder = _conversation_folder(fleet_name, name, resume_id)
+    if folder is not None and not plans[0].worktree and folder != plans[0].cwd:
+        # `claude --resume` finds a conversation only from the folder it ran in.
+        plans[0] = dataclasses.replace(plans[0], cwd=folder)
     one = dataclasses.replace(plan_fleet, sessions=(plans[0],))
     # A pane still alive whose agent is known to have exited (its SessionEnd came, the process is
     # on its way out; or it left its wrapper shell behind) needs no --force.
@@ -108,6 +112,19 @@ def restart_session(
         raise
     resumed = resume_id if plan.agent.resume_args(resume_id) else None
     return RestartReport(fleet_name, name, pane.pane_id, command[1:], resumed)
+
+
+def _conversation_folder(fleet: str, name: str, resume_id: str | None) -> Path | None:
+    """The folder conversation ``resume_id`` ran in, when the history and its transcript say."""
+    if not resume_id:
+        return None
+    from orchestrator.store import history
+    from orchestrator.store.db import Store
+
+    with Store() as store:
+        conversation = store.claude_session(fleet, name, resume_id)
+    folder = None if conversation is None else history.conversation_folder(conversation)
+    return folder if folder is not None and folder.is_dir() else None
 
 
 def _settled(tmux: Tmux, fleet_name: str, name: str) -> PaneInfo | None:
