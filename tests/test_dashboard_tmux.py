@@ -152,6 +152,12 @@ def test_jump_without_a_terminal_switches_the_attached_client(
     panes = start_fleet(tmux, tmp_path, "dash", LAYOUT, services=("watcher",))
     # The watcher's control-mode client is attached too, but it is nobody's terminal.
     wait_for(lambda: bool(client_panes(server)), what="watcher's control client")
+    # Its first decisions (the shells' start-up output, then idle) must not overwrite the state
+    # this test sets below.
+    wait_for(
+        lambda: {p.state for p in list_sessions(tmux, "dash")} == {"idle"},
+        what="the watcher's first decisions",
+    )
 
     proc = orchestrator_without_terminal(server, "jump", "test-2")
     assert proc.returncode == 2
