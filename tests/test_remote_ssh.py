@@ -122,6 +122,9 @@ def test_local_and_remote_sessions_one_status_through_a_dropped_connection(
     rows = status(server)
     assert {name: rows[name]["pane_id"] for name in panes} == panes  # nothing was restarted
 
+    assert main(["-L", str(server.socket_name), "down", "mixed"]) == 0  # here and there
+    assert sshd.remote_tmux(REMOTE_SOCKET, "has-session", "-t", "=mixed").returncode != 0
+
 
 def test_up_stops_when_the_remote_orchestrator_is_missing(
     server: libtmux.Server,

@@ -239,7 +239,10 @@ def _down(args: argparse.Namespace) -> int:
     from orchestrator.remote import fleet as remote
 
     ended = control.down(tmux, name)
-    ended += remote.down(name)
+    elsewhere, left = remote.down(name)
+    ended += elsewhere
+    for line in left:
+        warn(line)
     print(f"fleet {name} ended ({len(ended)} session(s): {', '.join(ended) or 'none'})")
     return 0
 

@@ -46,13 +46,18 @@ def _validate(args: argparse.Namespace) -> int:
     path, origin = layout.locate_layout(args.file)
     parsed = layout.load_layout(path)
     plan = layout.resolve(parsed, path, origin=origin, check_commands=False)
-    print(f"{path}: ok: fleet {plan.name!r} with {len(plan.sessions)} session(s)")
+    remote = sum(len(part.sessions) for part in plan.remote)
+    where = f" here, {remote} on other hosts" if remote else ""
+    print(f"{path}: ok: fleet {plan.name!r} with {len(plan.sessions)} session(s){where}")
     try:
         layout.resolve(parsed, path, origin=origin)
     except OrchestratorError as exc:
         print(f"warning: {exc}\n  (`orchestrator up` refuses to launch until this is fixed)")
     for session in plan.sessions:
         print(f"  {session.name}: {session.agent.name} in {session.cwd}: {' '.join(session.argv)}")
+    for part in plan.remote:
+        for one in part.sessions:
+            print(f"  {one.name}: {one.agent} on {part.host} (checked there by `up`)")
     return 0
 
 

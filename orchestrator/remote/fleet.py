@@ -16,6 +16,7 @@ HH:MM", the time it was first missed (kept in ``unreachable.json``, cleared when
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import time
 from collections.abc import Sequence
@@ -274,16 +275,24 @@ def _missed(fleet: str, host: str, *, answered: bool = False) -> float:
     return float(data[host])
 
 
-def down(fleet: str) -> list[str]:
-    """End the fleet's part on each host (what can be reached); return the sessions ended."""
+def down(fleet: str) -> tuple[list[str], list[str]]:
+    """End the fleet's part on each host it can reach: the sessions ended (``NAME@HOST``), and
+    for each host it could not, what to run there. The hosts' record goes once all are ended."""
     ended: list[str] = []
+    left: list[str] = []
     for host in hosts_of(fleet):
+        command = host.command("down", fleet)
         try:
-            done = host.connection.run(host.command("down", fleet), timeout=STATUS_TIMEOUT)
-        except SshFailed:
+            done = host.connection.run(command, timeout=STATUS_TIMEOUT)
+        except SshFailed as exc:
+            left.append(
+                f"host {host.host} unreachable ({exc}): its sessions run on; end them there "
+                f"with `{shlex.join(command)}`"
+            )
             continue
         if done.returncode == 0:
             ended += [f"{s['name']}@{host.host}" for s in host.sessions]
         host.connection.close()
-    (fleet_dir(fleet) / "hosts.json").unlink(missing_ok=True)
-    return ended
+    if not left:
+        (fleet_dir(fleet) / "hosts.json").unlink(missing_ok=True)
+    return ended, left

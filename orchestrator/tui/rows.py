@@ -105,7 +105,13 @@ def memory(rss: int) -> str:
 
 
 def short_path(path: str) -> str:
-    """A folder with the home folder as ``~`` and only its tail when long."""
+    """A folder with the home folder as ``~`` and only its tail when long; a remote session's
+    ``HOST:FOLDER`` keeps the host (up to 12 characters) and the folder's tail."""
+    if not path.startswith(("/", "~")) and ":" in path:
+        host, folder = path.split(":", 1)
+        host = host if len(host) <= 12 else host[:11] + "…"
+        room = 18 - len(host)  # the cell holds 19 characters
+        return f"{host}:" + (folder if len(folder) <= room else "…" + folder[-(room - 1) :])
     home = str(Path.home())
     if path.startswith(home):
         path = "~" + path[len(home) :]
