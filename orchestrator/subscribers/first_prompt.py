@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from orchestrator.detect.model import State
 from orchestrator.fleet import keys
@@ -52,12 +53,16 @@ class FirstPrompts:
             self._prompts = {}
             fleet = self.watcher.fleet
             rows = self.watcher.tmux.query(
-                ["display-message", "-p", "-t", f"={fleet}:"], (tag("layout"),)
+                ["display-message", "-p", "-t", f"={fleet}:"], (tag("layout"), tag("root"))
             )
             source = rows[0].get(tag("layout"), "") if rows else ""
+            root = rows[0].get(tag("root"), "") if rows else ""
             if source:
                 try:
-                    plan = layout.load_fleet(source, check_commands=False)
+                    # Resolved where `up` resolved it (a layout without `root` starts there).
+                    plan = layout.load_fleet(
+                        source, check_commands=False, here=Path(root) if root else None
+                    )
                 except Exception:
                     log.exception("cannot read the layout %s for its prompts", source)
                 else:

@@ -78,7 +78,11 @@ class Pipeline:
             source = self._fleet_option(tag("layout"))
             if source:
                 try:
-                    fleet = layout.load_fleet(source, check_commands=False)
+                    # Resolved where `up` resolved it (a layout without `root` starts there).
+                    root = self._fleet_option(tag("root"))
+                    fleet = layout.load_fleet(
+                        source, check_commands=False, here=Path(root) if root else None
+                    )
                 except Exception:
                     log.exception("cannot read the layout %s for its pipeline", source)
                 else:
