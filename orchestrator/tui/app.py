@@ -64,6 +64,10 @@ INPUT_GRACE = 10.0
 come from someone, even with no client attached)."""
 
 
+UNLISTED = frozenset({"cursor_down", "cursor_up", "mark", "add_session"})
+"""Actions left out of the footer (its room is short): the help screen and palette list them."""
+
+
 class Dashboard(SessionActions):
     """The fleet's dashboard."""
 
@@ -77,13 +81,7 @@ class Dashboard(SessionActions):
     #preview { height: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            key,
-            action,
-            label,
-            show=action not in {"cursor_down", "cursor_up", "mark", "add_session"},
-        )
-        for key, action, label, _ in KEYS
+        Binding(key, action, label, show=action not in UNLISTED) for key, action, label, _ in KEYS
     ]
 
     def __init__(
