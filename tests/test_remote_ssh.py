@@ -171,6 +171,13 @@ def test_jump_shows_a_remote_session_in_a_window_attached_over_ssh(
         rows = {row.name: row for row in backend.snapshot()}
         assert rows["there-1"].cwd == f"{ALIAS}:{sshd.remote_home}"
         assert rows["there-1"].state in {"starting", "working", "idle"}
+        assert "REMOTE-ONE" in backend.preview("there-1")  # the preview, read over ssh
+        hostile = "hello $(touch PWNED) 'x'; touch PWNED2"
+        backend.send_prompt(["there-1"], hostile)  # on stdin, typed into the remote pane
+        wait_for(lambda: backend.preview("there-1").count(hostile) == 2, what="cat echoed it")
+        assert not any((sshd.remote_home / name).exists() for name in ("PWNED", "PWNED2"))
+        backend.interrupt(["there-2"])  # the shell profile's key, Esc: cat's terminal echoes ^[
+        wait_for(lambda: "^[" in backend.preview("there-2"), what="Esc reached there-2")
     finally:
         backend.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from orchestrator.remote.fleet import hosts_of, status_rows
+from orchestrator.remote.fleet import Host, hosts_of, status_rows
 
 EVERY = 3.0
 """Seconds between two rounds of questions to the fleet's hosts."""
@@ -30,6 +30,16 @@ class RemotePoller:
             self._thread = threading.Thread(target=self._run, name="remote-poll", daemon=True)
             self._thread.start()
         return list(self._rows)
+
+    def where(self, name: str) -> tuple[Host, str, str] | None:
+        """Session ``name``'s host, its pane there and its agent, as last heard; None when it
+        is not a remote session or its host has not told its pane."""
+        for row in self._rows:
+            if row.get("name") == name and row.get("pane_id"):
+                for host in hosts_of(self.fleet):
+                    if host.host == row.get("host"):
+                        return host, str(row["pane_id"]), str(row.get("agent") or "")
+        return None
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -43,6 +43,7 @@ from orchestrator.detect.process import ProcessTable
 from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
 from orchestrator.fleet import published, restart
+from orchestrator.remote import actions as remote_actions
 from orchestrator.remote import view as remote_view
 from orchestrator.remote.poll import RemotePoller
 from orchestrator.runtime import fleet_dir
@@ -385,6 +386,8 @@ class TmuxBackend:
         """The pane's visible screen with colours (``capture-pane -e -p``): one tmux call, for
         a session the latest snapshot listed."""
         pane_id = self._pane_ids.get(name)
+        if pane_id is None and (there := self.remote.where(name)) is not None:
+            return remote_actions.preview(there[0], there[1])
         if pane_id is None:
             try:
                 pane_id = self._pane(name).pane_id
@@ -409,6 +412,8 @@ class TmuxBackend:
 
         wanted = set(names)
         targets = [p for p in list_sessions(self.tmux, self.fleet) if p.name in wanted]
+        for host, pane, _ in filter(None, map(self.remote.where, wanted)):
+            remote_actions.send_prompt(host, pane, text)
         for name in names:
             history.record_prompt(self.fleet, name, text, source="dashboard")
         keys.type_prompt(self.tmux, targets, text)
@@ -429,6 +434,8 @@ class TmuxBackend:
         ]
         if commands:
             self.tmux.run(*commands)
+        for host, pane, agent in filter(None, map(self.remote.where, wanted)):
+            remote_actions.interrupt(host, pane, agent)
 
     def restart(self, name: str) -> None:
         """Start an exited session again from the fleet's layout, continuing a Claude session's
