@@ -6,6 +6,8 @@ and tmux socket folder, this clone's ``orchestrator`` on its PATH.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -60,9 +62,6 @@ def layout(tmp_path: Path, sshd: LoopbackSshd, sessions: str) -> Path:
 
 
 def status(server: libtmux.Server) -> dict[str, dict[str, object]]:
-    import contextlib
-    import io
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["-L", str(server.socket_name), "status", "--json"]) == 0
@@ -121,6 +120,15 @@ def test_local_and_remote_sessions_one_status_through_a_dropped_connection(
     wait_for(settled, timeout=40, what="remote states back after the reconnect")
     rows = status(server)
     assert {name: rows[name]["pane_id"] for name in panes} == panes  # nothing was restarted
+
+    # What happened there, from the host's own history, after the reconnect.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["-L", str(server.socket_name), "history", "--fleet", "mixed", "--json"]) == 0
+    (there,) = json.loads(out.getvalue())["hosts"]
+    assert (there["host"], there["error"]) == (ALIAS, None)
+    told = json.dumps(there["history"])
+    assert '"there-1"' in told and '"there-2"' in told and '"here-1"' not in told
 
     assert main(["-L", str(server.socket_name), "down", "mixed"]) == 0  # here and there
     assert sshd.remote_tmux(REMOTE_SOCKET, "has-session", "-t", "=mixed").returncode != 0

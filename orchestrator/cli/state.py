@@ -114,14 +114,22 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from orchestrator.remote import history as remote_history
     from orchestrator.store import history
     from orchestrator.store.db import Store
 
     with Store() as store:
         warn(history.recovery_message(store))
         found = history.read(store, args.name, fleet=args.fleet, limit=args.limit)
+        there = remote_history.ask(args.fleet, args.name, args.limit, as_json=args.json)
         if args.json:
-            print(json.dumps(found.to_json(store), indent=2))
+            document = found.to_json(store)
+            if there:
+                document["hosts"] = remote_history.as_json(there)
+            print(json.dumps(document, indent=2))
         else:
             print(history.table(found))
+            for answer in there:
+                print(f"\n{answer.fleet} on {answer.host}:")
+                print(answer.error or answer.text)
     return 0
