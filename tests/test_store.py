@@ -612,3 +612,21 @@ def test_another_connection_in_the_same_process_reads_and_writes_the_same_histor
     with Store(db) as reopened:
         assert [p.text for p in reopened.prompts()] == ["one", "two"]
         assert len(reopened.handoffs()) == 1
+
+
+def test_history_shows_hand_offs_beside_prompts(tmp_path: Path) -> None:
+    from orchestrator.store import history
+
+    with Store(tmp_path / "h.db") as store:
+        store.add_prompt("f", "dev-1", "first", source="cli", at=1.0)
+        detail = "after research-3; findings.md copied from research-3"
+        store.add_handoff("f", "dev-1", after=["research-3"], detail=detail, at=2.0)
+        store.add_prompt("f", "dev-1", "Read findings.md", source="pipeline", at=2.0)
+        found = history.read(store, "dev-1", fleet="f")
+        lines = history.table(found).splitlines()
+        assert "hand-off" in lines[2]
+        assert detail in lines[2]
+        assert "Read findings.md" in lines[3]
+        handoffs = found.to_json(store)["handoffs"]
+        assert isinstance(handoffs, list)
+        assert [h["detail"] for h in handoffs] == [detail]

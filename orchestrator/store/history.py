@@ -11,13 +11,13 @@ import itertools
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator.errors import NotFoundError
 from orchestrator.store.db import Store
-from orchestrator.store.records import ClaudeSession, Prompt, Transition
+from orchestrator.store.records import ClaudeSession, Handoff, Prompt, Transition
 
 if TYPE_CHECKING:
     from orchestrator.layout.plan import Fleet
@@ -59,6 +59,8 @@ class History:
     transitions: list[Transition]
     prompts: list[Prompt]
     claude_sessions: list[ClaudeSession]
+    handoffs: list[Handoff] = field(default_factory=list)
+    """Pipeline hand-offs: a waiting session got its prompt (see ``subscribers/pipeline.py``)."""
 
     def to_json(self, store: Store) -> dict[str, object]:
         """The document ``history --json`` prints."""
@@ -68,6 +70,7 @@ class History:
             "transitions": [t.to_json() for t in self.transitions],
             "prompts": [p.to_json() for p in self.prompts],
             "claude_sessions": [c.to_json() for c in self.claude_sessions],
+            "handoffs": [h.to_json() for h in self.handoffs],
         }
 
 
@@ -91,6 +94,7 @@ def read(
         transitions=store.transitions(name, fleet=fleet, limit=limit),
         prompts=store.prompts(name, fleet=fleet, limit=limit),
         claude_sessions=sorted(claude, key=lambda c: c.first_seen),
+        handoffs=store.handoffs(name, fleet=fleet, limit=limit),
     )
 
 
@@ -107,6 +111,10 @@ def table(history: History) -> str:
     for p in history.prompts:
         text = " ".join(p.text.split())
         rows.append((p.at, p.id, (_when(p.at), p.fleet, p.session, "prompt", p.source, text)))
+    for h in history.handoffs:
+        rows.append(
+            (h.at, h.id, (_when(h.at), h.fleet, h.session, "hand-off", "pipeline", h.detail))
+        )
     if not rows:
         return "no history recorded yet"
     rows.sort(key=lambda row: (row[0], row[1]))
