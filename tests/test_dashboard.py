@@ -340,7 +340,7 @@ async def test_plus_adds_a_session_through_a_small_form() -> None:
 
     backend = FakeBackend()
     async with started(backend) as (app, pilot):
-        await pilot.press("plus")
+        await pilot.press("a")
         assert isinstance(app.screen, NewSessionScreen)
         # Enter with no name adds nothing and keeps the form open.
         await pilot.press("enter")
@@ -353,7 +353,7 @@ async def test_plus_adds_a_session_through_a_small_form() -> None:
         wanted = NewSession(name="qa-6", role="Review the changes", prompt="Review dev-1's branch")
         await until(pilot, lambda: ("add", wanted) in backend.calls)
         backend.calls.clear()
-        await pilot.press("plus", "escape")
+        await pilot.press("a", "escape")
         await pilot.pause()
         assert not isinstance(app.screen, NewSessionScreen)
         assert backend.calls == []

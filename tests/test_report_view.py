@@ -66,7 +66,7 @@ async def test_report_key_opens_the_report_with_tables_and_pictures(
 ) -> None:
     app = Dashboard(FakeBackend([]), live=False)
     async with app.run_test(size=(140, 50)) as pilot:
-        await pilot.press("a")
+        await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, ReportScreen))
         screen = app.screen
         assert isinstance(screen, ReportScreen)

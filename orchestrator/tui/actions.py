@@ -30,9 +30,9 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("i", "interrupt", "Interrupt", "press Esc in the marked sessions, or the selected one"),
     ("r", "restart", "Restart", "restart the selected session's agent when it has exited"),
     ("x", "end", "End", "end the selected session (asks first)"),
-    ("plus", "add_session", "Add", "add a session to the fleet (as `orchestrator new`)"),
+    ("a", "add_session", "Add", "add a session to the fleet (as `orchestrator new`)"),
     ("s", "toggle_sort", "Sort", "sessions awaiting input first, or in pane order"),
-    ("a", "report", "Report", "how your Claude sessions went: tables, timeline, heat map"),
+    ("R", "report", "Report", "how your Claude sessions went: tables, timeline, heat map"),
     ("question_mark", "help", "Help", "this screen"),
     ("q", "quit", "Quit", "quit the dashboard (the fleet runs on)"),
 )
