@@ -88,3 +88,11 @@ def test_remote_command_lines_are_quoted_argument_by_argument() -> None:
     assert line[line.index("--") + 1] == "box"  # the host can never be read as an option
     assert "BatchMode=yes" in line and "StrictHostKeyChecking=no" not in line
     assert line.index("BatchMode=yes") < line.index("2222")  # ours first: ssh keeps the first
+
+
+def test_the_dashboards_questions_to_an_unreachable_host_back_off() -> None:
+    from orchestrator.remote.poll import EVERY, LONGEST, backoff
+
+    assert backoff(0) == EVERY
+    assert [backoff(n) for n in (1, 2, 3)] == [2 * EVERY, 4 * EVERY, 8 * EVERY]
+    assert backoff(50) == LONGEST

@@ -13,6 +13,13 @@ from orchestrator.remote.fleet import Host, hosts_of, status_rows
 
 EVERY = 3.0
 """Seconds between two rounds of questions to the fleet's hosts."""
+LONGEST = 30.0
+"""While a host stays unreachable the rounds back off (6, 12, 24 s...) up to this many seconds."""
+
+
+def backoff(misses: int) -> float:
+    """Seconds to the next round after ``misses`` rounds in a row with a host unreachable."""
+    return min(LONGEST, EVERY * float(2 ** min(misses, 8)))
 
 
 class RemotePoller:
@@ -42,9 +49,12 @@ class RemotePoller:
         return None
 
     def _run(self) -> None:
+        misses = 0
         while not self._stop.is_set():
             self._rows = status_rows([self.fleet])
-            self._stop.wait(EVERY)
+            lost = any(" unreachable since " in str(row.get("reason")) for row in self._rows)
+            misses = misses + 1 if lost else 0
+            self._stop.wait(backoff(misses))
 
     def close(self) -> None:
         """Stop asking."""
