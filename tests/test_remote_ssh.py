@@ -94,6 +94,11 @@ def test_local_and_remote_sessions_one_status_through_a_dropped_connection(
     assert rows["here-1"]["host"] is None
     assert rows["there-1"]["host"] == rows["there-2"]["host"] == ALIAS
     assert rows["there-2"]["cwd"] == str(sshd.remote_home / hostile)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["-L", str(server.socket_name), "explain", "there-1"]) == 0
+    assert out.getvalue().startswith(f"on {ALIAS}: mixed/there-1 (shell, pane ")
+    assert "verdict: idle" in out.getvalue()
     # The remote sessions run in the remote tmux, not in ours.
     remote = sshd.remote_tmux(REMOTE_SOCKET, "list-panes", "-a", "-F", "#{@orc_session}")
     assert sorted(remote.stdout.split()) == ["there-1", "there-2"]

@@ -8,7 +8,7 @@ import time
 
 from orchestrator.cli.common import CommandFactory, fleet_of_session, tmux_of, warn
 from orchestrator.cli.worktree import branch_cell
-from orchestrator.errors import NotFoundError
+from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.fleet import published
 
 
@@ -104,6 +104,9 @@ def _explain(args: argparse.Namespace) -> int:
 
     tmux = tmux_of(args)
     fleet = fleet_of_session(tmux, args, args.name)
+    if fleet is None and (there := _remote_explain(args.name, args.fleet)) is not None:
+        print(there)
+        return 0
     if fleet is None:
         raise NotFoundError(
             f"no session named {args.name!r} on this tmux server",
@@ -111,6 +114,24 @@ def _explain(args: argparse.Namespace) -> int:
         )
     print(status.explain(tmux, args.name, fleet))
     return 0
+
+
+def _remote_explain(name: str, fleet: str | None) -> str | None:
+    """``explain`` as the host that runs remote session ``name`` says it; None: no host does."""
+    from orchestrator.remote import history as remote_history
+    from orchestrator.remote import view
+    from orchestrator.remote.ssh import SshFailed
+
+    for each in remote_history.fleets_with_hosts(fleet):
+        host = view.host_of(each, name)
+        if host is None:
+            continue
+        try:
+            done = host.connection.run(host.command("explain", name, "--fleet", each), timeout=15)
+        except SshFailed as exc:
+            raise OrchestratorError(f"{name} runs on {host.host}, unreachable: {exc}") from None
+        return f"on {host.host}: {done.stdout.rstrip()}" if done.returncode == 0 else done.stderr
+    return None
 
 
 def _history(args: argparse.Namespace) -> int:
