@@ -11,6 +11,7 @@ screen-to-status delays are printed (``-s`` shows them). Markers: ``codex``, ``g
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,7 @@ def tmux(server: libtmux.Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tm
     for fleet in fleet_names(client):
         control.down(client, fleet)
     control.end_processes(agent_env.processes_with(f"ORCHESTRATOR_RUNTIME_DIR={runtime}"))
+    shutil.rmtree(Path(runtime).parent, ignore_errors=True)
 
 
 def member(agent: str, home: Path, mock: MockLLM, project: Path, name: str = "") -> Member:

@@ -8,8 +8,11 @@ the agent's process (nothing copied from ``os.environ`` but ``PATH``), pointed a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pwd
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -31,9 +34,25 @@ AIDER_MODEL = "openai/mock-model"
 def secure_runtime(name: str) -> Path:
     """A private runtime folder no group- or world-writable folder sits above (Gemini CLI skips a
     settings layer under one, such as anything in ``/tmp``)."""
-    root = REPO / ".test-runtime"
-    root.mkdir(mode=0o700, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    # The user's real home (the tests give HOME a throwaway folder, in /tmp most often).
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    for root in (REPO / ".test-runtime", home / ".cache" / "orchestrator-tests"):
+        if not _shared_above(root):
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+    raise RuntimeError(
+        f"no private folder for the agents' runtime: {REPO} and {home} both sit under a "
+        "group- or world-writable folder"
+    )
+
+
+def _shared_above(path: Path) -> bool:
+    """Whether a folder above ``path`` (a clone in ``/tmp``, say) is group- or world-writable."""
+    for folder in path.resolve().parents:
+        with contextlib.suppress(OSError):
+            if folder.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return True
+    return False
 
 
 def processes_with(marker: str) -> list[psutil.Process]:
