@@ -259,7 +259,8 @@ def main() -> int:
     parser.add_argument("--control", required=True, help="FIFO to read commands from")
     parser.add_argument("--truth", required=True, help="JSON-lines file for the ground truth")
     parser.add_argument("--fps", type=float, default=5.0, help="spinner redraws per second")
-    args = parser.parse_args()
+    # Claude Code's own flags (--append-system-prompt, --model...) that up adds are not ours.
+    args, _ = parser.parse_known_args()
     return Agent(args).run(args.control)
 
 
