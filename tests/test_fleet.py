@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator.cli.main import main
 from orchestrator.errors import OrchestratorError
-from orchestrator.fleet import restart
+from orchestrator.fleet import published, restart
 from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.runtime import fleet_dir, fleet_lock
@@ -476,3 +476,22 @@ def test_up_waits_for_the_watcher_of_a_vanished_fleet_to_let_go(
     report = fleet.up(layout.load_fleet(str(path)), Tmux.from_server(server))
     thread.join()
     assert report.services == {"dashboard": "started", "watcher": "started"}
+
+
+def test_restart_force_shows_the_new_run_as_starting(
+    server: libtmux.Server, tmp_path: Path
+) -> None:
+    """Issue 12 item 3: right after `restart --force` of an idle session, status says starting
+    (with a reason), not the idle its killed run published."""
+    path = tmp_path / "forced.toml"
+    path.write_text('name = "forced"\n[[sessions]]\nname = "a"\nagent = "shell"\n')
+    tmux = Tmux.from_server(server)
+    fleet.up(layout.load_fleet(str(path)), tmux, services=())
+    pane = list_sessions(tmux, "forced")[0]
+    assert pane.started is not None
+    for key, value in (("state", "idle"), ("reason", "quiet"), ("since", f"{pane.started + 1}")):
+        tmux.run(["set-option", "-p", "-t", pane.pane_id, f"@orc_{key}", value])
+    assert published.describe_state(list_sessions(tmux, "forced")[0]) == ("idle", "quiet")
+    restart.restart_session(tmux, "forced", "a", force=True)
+    state = published.describe_state(list_sessions(tmux, "forced")[0])
+    assert state == ("starting", restart.RESTARTED)

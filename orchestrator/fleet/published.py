@@ -22,11 +22,14 @@ def describe_state(pane: PaneInfo) -> tuple[str, str]:
         if pane.dead_status is None:
             return "exited", NO_STATUS
         return "exited", f"exit status {pane.dead_status}"
-    # A published state is this run's only if it was entered after the pane started; before,
-    # it belongs to the run a restart replaced (its exit, or the idle a `restart --force` ended).
-    if pane.state and (pane.since or 0.0) >= (pane.started or 0.0):
+    if pane.state and pane.state != "exited":
         return pane.state, pane.reason
-    # Nothing published yet for this run of the agent: a fresh pane, or one just restarted.
+    # A live pane's exit is this run's (its agent gone from under a shell) only if it was
+    # published after the pane started; before, it belongs to the run a restart replaced.
+    if pane.state == "exited" and (pane.since or 0.0) >= (pane.started or 0.0):
+        return pane.state, pane.reason
+    # Nothing published yet for this run of the agent: a fresh pane, or one just restarted
+    # whose published state (exited, most often) belongs to the run before.
     return "starting", NOT_READ_YET
 
 

@@ -105,6 +105,7 @@ def restart_session(
             tmux.run(
                 ["respawn-pane", "-k", "-t", pane.pane_id, *options, *command],
                 *tag_pane(pane.pane_id, prepared.fleet, plan, resume_id),
+                *_starting(pane.pane_id),
             )
             wake_watcher(tmux, fleet_name)
     except BaseException:
@@ -138,3 +139,14 @@ def _settled(tmux: Tmux, fleet_name: str, name: str) -> PaneInfo | None:
         if time.monotonic() >= deadline:
             return pane  # its agent left from under a shell: the pane itself lives on
         time.sleep(0.1)
+
+
+RESTARTED = "restarted; the watcher has not read it yet"
+"""The reason a restarted session shows until the watcher reads its new process."""
+
+
+def _starting(pane_id: str) -> list[list[str]]:
+    """The tmux commands that publish a respawned pane as starting: the state its run before
+    published (idle, say, for ``--force``) is not this run's."""
+    values = (("state", "starting"), ("reason", RESTARTED), ("since", f"{time.time():.3f}"))
+    return [["set-option", "-p", "-t", pane_id, tag(key), value] for key, value in values]
