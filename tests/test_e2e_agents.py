@@ -61,6 +61,9 @@ def tmux(server: libtmux.Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tm
     # files go where none is above them. Set before the tmux server starts (it keeps this env).
     runtime = str(agent_env.secure_runtime("e2e") / "run")
     monkeypatch.setenv("ORCHESTRATOR_RUNTIME_DIR", runtime)
+    # CI=true (as CI services set it) makes Gemini CLI run without its TUI: "No input provided
+    # via stdin", exit 42. A user's terminal does not have it.
+    monkeypatch.delenv("CI", raising=False)
     client = Tmux.from_server(server)
     yield client
     # The fleets end as `down` ends them, with whatever their agents left running (Gemini's
