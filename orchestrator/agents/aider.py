@@ -68,7 +68,7 @@ class Aider(AgentProfile):
         """aider itself gets our notification command and the session's options (model) before
         the layout's own ``args``; a wrapper command is left alone."""
         args = list(argv)
-        if not args or Path(args[0]).name not in self.process_names:
+        if not self.runs_itself(args):
             return args
         files = hooks.prepare(fleet, session, runtime, settings=settings)
         ours = ["--notifications", "--notifications-command"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agents.profile import AgentProfile
+from orchestrator.agents.profile import AgentProfile, short
 from orchestrator.detect import hooks
 from orchestrator.detect.hooks import HookEvent
 from orchestrator.detect.model import Signal, Source, State
@@ -106,11 +106,6 @@ def settings(
     return {"hooks": {name: [{"matcher": "*", "hooks": [command]}] for name in events_names}}
 
 
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _relative(path: str, cwd: str) -> str:
     with contextlib.suppress(ValueError):
         return str(Path(path).relative_to(cwd))
@@ -121,23 +116,23 @@ def tool_reason(tool: str, tool_input: Any, cwd: str = "") -> str:
     """A person's summary of what a tool wants: "Bash: npm test", "permission to write x"."""
     data = tool_input if isinstance(tool_input, dict) else {}
     if tool == "Bash" and isinstance(data.get("command"), str):
-        return _short(f"Bash: {data['command']}")
+        return short(f"Bash: {data['command']}")
     if tool == "AskUserQuestion":
         questions = data.get("questions")
         if isinstance(questions, list) and questions and isinstance(questions[0], dict):
-            return _short(f"question: {questions[0].get('question', '')}")
+            return short(f"question: {questions[0].get('question', '')}")
         return "question"
     target = data.get("file_path") or data.get("notebook_path") or data.get("path")
     verbs = {"Write": "write", "Edit": "edit", "MultiEdit": "edit", "NotebookEdit": "edit"}
     if isinstance(target, str) and tool in verbs:
-        return _short(f"permission to {verbs[tool]} {_relative(target, cwd)}")
+        return short(f"permission to {verbs[tool]} {_relative(target, cwd)}")
     if tool == "WebFetch" and isinstance(data.get("url"), str):
-        return _short(f"WebFetch: {data['url']}")
+        return short(f"WebFetch: {data['url']}")
     if tool == "ExitPlanMode":
         return "plan ready for approval"
     if tool.startswith("mcp__") and tool.count("__") >= 2:
         server, name = tool[len("mcp__") :].split("__", 1)
-        return _short(f"permission for MCP {server}: {name}")
+        return short(f"permission for MCP {server}: {name}")
     return f"permission for {tool}" if tool else "permission"
 
 
@@ -175,7 +170,7 @@ def failure_reason(data: dict[str, Any]) -> str:
     words = ERROR_KINDS.get(kind, "API error" if kind == "unknown" else kind)
     detail = str(data.get("last_assistant_message") or data.get("error_details") or "")
     detail = detail.removeprefix("API Error: ").strip()
-    return _short(f"{words}: {detail}" if detail else words, 100)
+    return short(f"{words}: {detail}" if detail else words, 100)
 
 
 def state_of(event: HookEvent) -> tuple[State, str] | None:
@@ -190,22 +185,22 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
                 return State.IDLE, "conversation compacted"
             return State.IDLE, f"session started ({data.get('source', 'startup')})"
         case "UserPromptSubmit":
-            return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
+            return State.WORKING, short("prompt: " + str(data.get("prompt", "")))
         case "PreToolUse" | "PostToolUse" if data.get("agent_id"):
             # A subagent's own tools: the session is still "subagent: <its task>".
             return None
         case "PreToolUse" if tool in SUBAGENT_TOOLS:
             description = tool_input.get("description") if isinstance(tool_input, dict) else ""
-            return State.WORKING, _short(f"subagent: {description or tool}")
+            return State.WORKING, short(f"subagent: {description or tool}")
         case "PreToolUse" | "PostToolUse":
             if tool == "AskUserQuestion" and event.name == "PreToolUse":
                 return State.AWAITING_INPUT, tool_reason(tool, tool_input, cwd)
-            return State.WORKING, _short(f"{tool}") if tool else "working"
+            return State.WORKING, short(f"{tool}") if tool else "working"
         case "PermissionRequest":
             return State.AWAITING_INPUT, tool_reason(tool, tool_input, cwd)
         case "Elicitation":
             server = data.get("mcp_server_name") or "an MCP server"
-            return State.AWAITING_INPUT, _short(f"MCP {server} asks: {data.get('message', '')}")
+            return State.AWAITING_INPUT, short(f"MCP {server} asks: {data.get('message', '')}")
         case "Notification" if data.get("notification_type") == "elicitation_dialog":
             return State.AWAITING_INPUT, "an MCP server asks for input"
         case "Notification":
@@ -220,7 +215,7 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "StopFailure":
             return State.ERROR, failure_reason(data)
         case "SessionEnd":
-            return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
+            return State.EXITED, short(f"session ended ({data.get('reason', '')})")
         case _:
             return None
 
@@ -311,7 +306,7 @@ class ClaudeCode(AgentProfile):
         role, model, permission mode) before the layout's own ``args``; a wrapper command is left
         alone."""
         args = list(argv)
-        if args and Path(args[0]).name in self.process_names:
+        if self.runs_itself(args):
             version = installed_version(args[0])
             events = events_for(version)
             files = hooks.prepare(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agents.profile import AgentProfile
+from orchestrator.agents.profile import AgentProfile, short
 from orchestrator.detect import hooks
 from orchestrator.detect.hooks import HookEvent
 from orchestrator.detect.model import State
@@ -77,11 +77,6 @@ def settings(events: Path, token: str) -> dict[str, Any]:
     return {"codex_overrides": hook_overrides(hooks.hook_command(events, token))}
 
 
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def command_of(tool_input: Any) -> str:
     """The shell command in a Codex tool input (``command`` as a string or argv, or ``cmd``)."""
     data = tool_input if isinstance(tool_input, dict) else {}
@@ -99,18 +94,18 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "SessionStart":
             return State.IDLE, f"session started ({data.get('source', 'startup')})"
         case "UserPromptSubmit":
-            return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
+            return State.WORKING, short("prompt: " + str(data.get("prompt", "")))
         case "PreToolUse" | "PostToolUse":
             return State.WORKING, tool or "working"
         case "PermissionRequest":
             command = command_of(data.get("tool_input"))
             if command:
-                return State.AWAITING_INPUT, _short(f"Shell: {command}")
+                return State.AWAITING_INPUT, short(f"Shell: {command}")
             return State.AWAITING_INPUT, f"permission for {tool}" if tool else "permission"
         case "Stop":
             return State.IDLE, "turn finished"
         case "SessionEnd":
-            return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
+            return State.EXITED, short(f"session ended ({data.get('reason', '')})")
         case _:
             return None
 
@@ -130,7 +125,7 @@ class Codex(AgentProfile):
         """Codex itself gets ``--no-daemon``, our hooks and the session's options (model,
         approval policy) before the layout's own ``args``; a wrapper command is left alone."""
         args = list(argv)
-        if not args or Path(args[0]).name not in self.process_names:
+        if not self.runs_itself(args):
             return args
         files = hooks.prepare(fleet, session, runtime, settings=settings)
         extra = [] if NO_DAEMON in args else [NO_DAEMON]

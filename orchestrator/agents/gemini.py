@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agents.profile import AgentProfile
+from orchestrator.agents.profile import AgentProfile, short
 from orchestrator.detect import hooks
 from orchestrator.detect.hooks import HookEvent
 from orchestrator.detect.model import State
@@ -82,20 +82,15 @@ def overlay(command: str, base: Mapping[str, Any] | None = None) -> dict[str, An
     return document
 
 
-def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _tool_reason(data: Mapping[str, Any]) -> str:
     details = data.get("details") if isinstance(data.get("details"), dict) else {}
     tool_input = data.get("tool_input")
     for source in (tool_input, details):
         if isinstance(source, dict) and isinstance(source.get("command"), str):
-            return _short(f"Shell: {source['command']}")
+            return short(f"Shell: {source['command']}")
     message = data.get("message")
     if isinstance(message, str) and message:
-        return _short(message)
+        return short(message)
     tool = data.get("tool_name")
     return f"permission for {tool}" if tool else "permission"
 
@@ -108,7 +103,7 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "SessionStart":
             return State.IDLE, f"session started ({data.get('source', 'startup')})"
         case "BeforeAgent":
-            return State.WORKING, _short("prompt: " + str(data.get("prompt", "")))
+            return State.WORKING, short("prompt: " + str(data.get("prompt", "")))
         case "BeforeTool" | "AfterTool":
             return State.WORKING, tool or "working"
         case "Notification":
@@ -118,7 +113,7 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "AfterAgent":
             return State.IDLE, "turn finished"
         case "SessionEnd":
-            return State.EXITED, _short(f"session ended ({data.get('reason', '')})")
+            return State.EXITED, short(f"session ended ({data.get('reason', '')})")
         case _:
             return None
 
@@ -153,7 +148,7 @@ class Gemini(AgentProfile):
         own ``args`` (its hooks come through the environment); a wrapper command is left alone."""
         del fleet, session, runtime
         args = list(argv)
-        if args and Path(args[0]).name in self.process_names:
+        if self.runs_itself(args):
             args = [args[0], *options, *args[1:]]
         return args
 

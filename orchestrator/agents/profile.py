@@ -61,6 +61,11 @@ class AgentProfile:
         del fleet, session, runtime, options
         return list(argv)
 
+    def runs_itself(self, argv: Sequence[str]) -> bool:
+        """Whether ``argv`` starts the agent's own program (not a wrapper such as ``sh -c``):
+        only then do our hooks and the session's options go into it."""
+        return bool(argv) and Path(argv[0]).name in self.process_names
+
     def prompt_pending(self, screen: Sequence[str], text: str) -> bool | None:
         """Whether ``text`` still sits unsent in the agent's input box on this screen (None:
         the agent's screen does not say; the sender then goes by whether the screen moved)."""
@@ -125,6 +130,12 @@ class AgentProfile:
     def rules(self) -> RuleSet | None:
         """The agent's screen rules (``<name>.toml`` beside its module), None when it has none."""
         return _packaged_rules(self.name)
+
+
+def short(text: str, limit: int = 80) -> str:
+    """``text`` on one line, cut to ``limit`` characters: a reason the dashboard can show."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @cache
