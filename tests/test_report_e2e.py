@@ -56,6 +56,30 @@ def wait_then_answer(
     return answered - seen, answered - sent
 
 
+def report_json(history_db: Path) -> dict[str, Any]:
+    out = StringIO()
+    with redirect_stdout(out):
+        assert main(["--db", str(history_db), "report", "--fleet", "claudes", "--json"]) == 0
+    data: dict[str, Any] = json.loads(out.getvalue())
+    return data
+
+
+def settled_report(history_db: Path, timeout: float = 15.0) -> dict[str, Any]:
+    """The fleet's report once both transcripts hold their last reply.
+
+    Claude Code paints its idle screen before it appends the reply that ended the turn to its
+    transcript; on a loaded machine the report can run in between and rightly call the turn
+    unfinished. So read again until every conversation ended its turn, or give the last read
+    to the assertions after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = report_json(history_db)
+        ended = [row.get("outcome") == "completed" for row in data["list"]]
+        if (len(ended) == 2 and all(ended)) or time.monotonic() > deadline:
+            return data
+        time.sleep(0.5)
+
+
 def reply_ids(transcript: Path) -> set[str]:
     ids = set()
     for line in transcript.read_text().splitlines():
@@ -80,10 +104,7 @@ def test_report_shows_the_fleets_conversations_tokens_and_waits(
         "slow": wait_then_answer(claudes, mock_api, "slow", SLOW_WAIT),
     }
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude_home.home / ".claude"))
-    out = StringIO()
-    with redirect_stdout(out):
-        assert main(["--db", str(history_db), "report", "--fleet", "claudes", "--json"]) == 0
-    data: dict[str, Any] = json.loads(out.getvalue())
+    data = settled_report(history_db)
     rows = {row["name"]: row for row in data["list"]}
     assert sorted(rows) == ["quick", "slow"]
     assert {row["fleet"] for row in rows.values()} == {"claudes"}

@@ -161,16 +161,19 @@ def resized(watched: Watched, now: float) -> None:
     watched.dirty = True
 
 
-def process_pass(processes: ProcessTable, sessions: Iterable[Watched]) -> None:
-    """Refresh every session's CPU, memory, agent process and registry entry (one psutil pass)."""
+def process_pass(processes: ProcessTable, sessions: Iterable[Watched]) -> bool:
+    """Refresh every session's CPU, memory, agent process and registry entry (one psutil pass).
+    True when the process of a pane listed alive is gone (or a zombie): the pane is dead."""
     watched_list = list(sessions)
     roots = [w.pane.pane_pid for w in watched_list if w.pane.pane_pid]
     processes.refresh(roots)
+    gone = False
     for watched in watched_list:
         pane = watched.pane
         if pane.pane_pid is None or pane.dead:
             watched.cpu, watched.rss = 0.0, 0
             continue
+        gone = gone or pane.pane_pid not in processes.procs
         names = watched.agent.process_names
         tree = processes.tree(pane.pane_pid, names)
         watched.cpu, watched.rss = tree.cpu, tree.rss
@@ -189,23 +192,31 @@ def process_pass(processes: ProcessTable, sessions: Iterable[Watched]) -> None:
             current_command=pane.current_command,
         )
         watched.read_registry()
+    return gone
 
 
-def capture(tmux: Tmux, due: list[Watched], now: float) -> None:
-    """Read the screens of ``due`` in one chained tmux call and show them to their trackers."""
+def capture(tmux: Tmux, due: list[Watched], now: float) -> bool:
+    """Read the screens of ``due`` in one chained tmux call and show them to their trackers.
+    True when one of them turned out dead while the last listing had it alive."""
     commands: list[list[str]] = []
     for watched in due:
         pane_id = watched.pane.pane_id
-        commands.append(["display-message", "-p", "-t", pane_id, f"{CAPTURE_MARK}{pane_id}"])
+        mark = f"{CAPTURE_MARK}{pane_id} #{{pane_dead}}"
+        commands.append(["display-message", "-p", "-t", pane_id, mark])
         commands.append(["capture-pane", "-p", "-t", pane_id])
     lines = tmux.run(*commands, check=False)
     screens: dict[str, list[str]] = {}
+    dead: set[str] = set()
     current: list[str] | None = None
     for line in lines:
         if line.startswith(CAPTURE_MARK):
-            current = screens.setdefault(line[len(CAPTURE_MARK) :].strip(), [])
+            pane_id, _, flag = line[len(CAPTURE_MARK) :].strip().partition(" ")
+            current = screens.setdefault(pane_id, [])
+            if flag == "1":
+                dead.add(pane_id)
         elif current is not None:
             current.append(line)
+    died = any(w.pane.pane_id in dead and not w.pane.dead for w in due)
     for watched in due:
         watched.dirty = False
         screen = screens.get(watched.pane.pane_id)
@@ -220,6 +231,7 @@ def capture(tmux: Tmux, due: list[Watched], now: float) -> None:
                 watched.backdate_first = False
             else:
                 watched.backdate = 0.0
+    return died
 
 
 def tail_offset(path: Path, keep: int = 65536) -> int:

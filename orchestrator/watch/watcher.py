@@ -47,6 +47,7 @@ from orchestrator.watch.model import (
     Transition,
 )
 from orchestrator.watch.publish import Change, Publisher
+from orchestrator.watch.reaping import MissingStatus
 from orchestrator.watch.sessions import (
     Watched,
     adopt,
@@ -103,6 +104,8 @@ class Watcher:
         self._need_list = True
         self._by_pane: dict[str, Watched] = {}
         self._hooks_changed: set[str] = set()
+        self.missing = MissingStatus(tmux)
+        self._relist_at: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -181,7 +184,8 @@ class Watcher:
         """One round: refresh what changed, decide, publish. False when the fleet is gone."""
         now = time.time()
         self.rounds += 1
-        need_list = self._need_list or now - self._last_list >= BACKSTOP
+        relist = self._relist_at is not None and now >= self._relist_at
+        need_list = self._need_list or relist or now - self._last_list >= BACKSTOP
         if need_list and not self._list_panes(now):
             return False
         process = now - self._last_process >= _process_every(
@@ -299,12 +303,15 @@ class Watcher:
         times.append(self._last_process + _process_every(self.states.values(), len(self.sessions)))
         if self._need_list:
             times.append(now + 0.1)
+        if self._relist_at is not None:
+            times.append(self._relist_at)
         return min(times) if times else None
 
     # -- inputs ----------------------------------------------------------------------------
 
     def _list_panes(self, now: float) -> bool:
         self._need_list = False
+        self._relist_at = None
         self._last_list = now
         self.tmux_calls += 1
         if not self.tmux.has_session(self.fleet):
@@ -331,8 +338,11 @@ class Watcher:
                     resized(watched, now)
                 watched.pane = pane
             if pane.dead and pane.dead_status is None and pane.dead_signal is None:
-                # tmux marks the pane dead a moment before it knows the exit status: look again.
-                self._need_list = True
+                again, at_latest = self.missing.seen(pane.pane_id, now)
+                self._need_list = self._need_list or again
+                self._relist_soon(at_latest)
+            else:
+                self.missing.known(pane.pane_id)
             watched.tracker.facts = ProcessFacts(
                 dead=pane.dead,
                 dead_status=pane.dead_status,
@@ -344,16 +354,23 @@ class Watcher:
             if name not in seen:
                 del self.sessions[name]
                 self.states.pop(name, None)
+        self.missing.keep({w.pane.pane_id for w in self.sessions.values()})
         self._by_pane = {w.pane.pane_id: w for w in self.sessions.values()}
         return True
 
+    def _relist_soon(self, at: float) -> None:
+        if self._relist_at is None or at < self._relist_at:
+            self._relist_at = at
+
     def _process_pass(self, now: float) -> None:
         self._last_process = now
-        process_pass(self.processes, self.sessions.values())
+        if process_pass(self.processes, self.sessions.values()):
+            self._need_list = True  # a pane's process is gone and tmux said nothing
 
     def _capture(self, due: list[Watched], now: float) -> None:
         self.tmux_calls += 1
-        capture(self.tmux, due, now)
+        if capture(self.tmux, due, now):
+            self._need_list = True  # a pane died that the listing had alive
 
 
 def _log_round(rounds: int, sessions: dict[str, Watched], due: list[Watched]) -> None:
