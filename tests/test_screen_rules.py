@@ -56,6 +56,16 @@ EXPECTED: list[tuple[str, State | None, str]] = [
     ("interrupted", State.IDLE, "interrupted"),
     ("mcp-permission", State.AWAITING_INPUT, "permission"),
     ("mcp-elicitation", State.AWAITING_INPUT, "deploy|MCP|input"),
+    # A subscriber's usage limit (a fake claude.ai login; 2.1 opens a menu, then the prompt)
+    ("usage-limit-resets", State.ERROR, r"You've hit your session limit · resets \d+:\d\d[ap]m"),
+    ("usage-limit-resets-idle", State.ERROR, r"You've hit your session limit · resets \d+:\d\d"),
+    # The permission modes' footers ("⏵⏵ accept edits on", "⏵⏵ bypass permissions on")
+    ("accept-edits-idle", State.IDLE, r"at the prompt \(accept edits on\)"),
+    ("accept-edits-working", State.WORKING, "…"),
+    ("accept-edits-permission-bash", State.AWAITING_INPUT, "Bash: npm test"),
+    ("bypass-warning", State.AWAITING_INPUT, "bypass permissions mode"),
+    ("bypass-idle", State.IDLE, r"at the prompt \(bypass permissions on\)"),
+    ("bypass-working", State.WORKING, "…"),
 ]
 
 DRIFT: dict[tuple[str, str], tuple[State | None, str]] = {
@@ -172,10 +182,23 @@ def test_prompt_box_under_a_spinner_is_working() -> None:
     assert (match.state, match.reason) == (State.WORKING, "Whirlpooling…")
 
 
-def test_always_on_status_bars_do_not_decide() -> None:
+@pytest.mark.parametrize(
+    ("footer", "state"),
+    [
+        ("  ⏵⏵ bypass permissions on (shift+tab to cycle)", State.IDLE),
+        ("  ⏵⏵ accept edits on (shift+tab to cycle) · esc to interrupt", State.WORKING),
+        ("  ⏵⏵ accept edits on (shift+tab to  ·", State.WORKING),  # cut by a narrow pane
+    ],
+)
+def test_a_permission_mode_footer_is_idle_only_without_a_spinner(footer: str, state: State) -> None:
+    """The mode's status bar is always there: under a spinner it is working; alone, idle (which
+    still waits for a still screen)."""
     assert CLAUDE is not None
-    text = screen(*PROMPT_BOX, "  ⏵⏵ bypass permissions on (shift+tab to cycle)")
-    assert classify(text, CLAUDE) is None
+    spinner = () if state == State.IDLE else ("✽ Harmonizing…",)
+    match = classify(screen("● Done.", "✻ Baked for 3s", *spinner, *PROMPT_BOX, footer), CLAUDE)
+    assert match is not None
+    assert match.state == state, match
+    assert not match.settled
 
 
 def test_only_the_bottom_region_is_read() -> None:

@@ -10,7 +10,9 @@ import json
 import os
 import re
 import shlex
+import socket
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +157,65 @@ def make_claude_home(
         **(extra_env or {}),
     }
     return ClaudeHome(home=home, env=env, api_key=api_key)
+
+
+FAKE_OAUTH_TOKEN = "sk-ant-oat01-orchestrator-tests-fake-oauth-token"
+"""An OAuth-token-shaped string for :func:`with_subscription_login`; only the mock API sees it."""
+
+
+def with_subscription_login(home: ClaudeHome, proxy_url: str) -> ClaudeHome:
+    """``home`` logged in as a claude.ai subscriber instead of with an API key.
+
+    Claude Code then sends ``Authorization: Bearer`` to ``ANTHROPIC_BASE_URL`` and reads the
+    unified rate-limit headers, so a usage limit shows as it does to subscribers ("You've hit
+    your session limit · resets 12:25am (UTC)"). The token comes from ``CLAUDE_CODE_OAUTH_TOKEN``
+    (no refresh, no login). A logged-in 2.0.77 also fetches its profile from api.anthropic.com and
+    checks the npm registry: ``proxy_url`` (a :class:`RefusingProxy` on 127.0.0.1) takes every
+    request not for loopback and refuses it, so nothing leaves the machine.
+    """
+    if not re.match(r"^http://127\.0\.0\.1:\d+$", proxy_url):
+        raise ValueError(f"refusing a non-loopback proxy: {proxy_url!r}")
+    env = {key: value for key, value in home.env.items() if key != "ANTHROPIC_API_KEY"}
+    env.update(
+        {
+            "CLAUDE_CODE_OAUTH_TOKEN": FAKE_OAUTH_TOKEN,
+            "CLAUDE_CODE_SUBSCRIPTION_TYPE": "max",
+            "HTTPS_PROXY": proxy_url,
+            "HTTP_PROXY": proxy_url,
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+    )
+    return ClaudeHome(home=home.home, env=env, api_key="")
+
+
+class RefusingProxy:
+    """An HTTP proxy on 127.0.0.1 that refuses every request and remembers what was asked
+    (``CONNECT registry.npmjs.org:443``, ``GET https://api.anthropic.com/...``)."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RefusingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    first = conn.recv(4096).split(b"\r\n", 1)[0]
+                    self.attempts.append(first.decode("latin-1"))
+                    conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    continue

@@ -18,6 +18,7 @@ Nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -31,9 +32,11 @@ from tests.harness import mcp_server
 from tests.harness.claude_env import (
     CLAUDE_CLI_DIR,
     REPO_ROOT,
+    RefusingProxy,
     claude_version,
     find_claude_bin,
     make_claude_home,
+    with_subscription_login,
 )
 from tests.harness.hooks import events_known_to, read_hook_log, write_hook_settings
 from tests.harness.mock_api import (
@@ -61,6 +64,9 @@ ERROR_SHOWN = re.compile(r"API Error|Invalid API key|limit")
 """What a turn that ended on an error leaves on screen."""
 PLAN_FOOTER = "plan mode on"
 BACKGROUNDED = "Running in the background"
+LIMIT_MENU = "Stop and wait for limit to reset"
+MODE_FOOTERS = {"accept-edits": "accept edits on", "bypass": "bypass permissions on"}
+"""Recording name -> the footer Claude shows in that permission mode."""
 RESIZES = {"w40": (40, HEIGHT), "w120h10": (WIDTH, 10)}
 """Folder name -> pane size for the resized recordings."""
 
@@ -107,8 +113,9 @@ def api_error(status: int) -> ErrorReply:
 class Recorder:
     """Runs the cases on one session and keeps the screens under each folder."""
 
-    def __init__(self, session: Session, api: MockAnthropicAPI, root: Path) -> None:
+    def __init__(self, session: Session, api: MockAnthropicAPI, root: Path, name: str = "") -> None:
         self.s = session
+        self.name = name
         self.api = api
         self.root = root
 
@@ -307,6 +314,61 @@ def run_mcp_case(rec: Recorder) -> None:
     rec.idle()
 
 
+def run_subscription_case(rec: Recorder) -> None:
+    """Logged in as a subscriber: a usage limit with its reset time (the API's 429 with the
+    unified rate-limit headers). 2.1 opens a menu (wait, or upgrade); 2.0 goes back to the
+    prompt."""
+    s = rec.s
+    s.begin("subscription-startup")
+    rec.idle()
+    rec.api.failing = usage_limit_error(time.time() + 3 * 3600)
+    s.begin("usage-limit-resets", prompt="Go on (usage limit)")
+    screen = s.wait(
+        lambda x: "resets" in x and (LIMIT_MENU in x or at_prompt(x)), timeout=30, stable_for=2.0
+    )
+    s.save("usage-limit-resets")
+    s.settle_hooks(quiet_for=1.0)
+    rec.resized("usage-limit-resets")
+    rec.api.failing = None
+    if LIMIT_MENU in screen:
+        s.begin("usage-limit-resets-idle", key="Enter")  # 1. Stop and wait for limit to reset
+        rec.idle()
+        s.save("usage-limit-resets-idle")
+        rec.resized("usage-limit-resets-idle")
+
+
+def run_mode_case(rec: Recorder) -> None:
+    """A permission mode's footer ("accept edits on", "bypass permissions on"): idle, working,
+    and a permission prompt where the mode still asks (a command in accept-edits mode)."""
+    s = rec.s
+    mode = rec.name
+    s.begin(f"{mode}-startup")
+    screen = s.wait(lambda x: MODE_FOOTERS[mode] in x or "Yes, I accept" in x, timeout=60)
+    if "Yes, I accept" in screen:  # bypass mode's one-time warning
+        s.wait("Enter to confirm", stable_for=1.0)
+        s.save(f"{mode}-warning")
+        s.tmux.send_key(s.pane, "Down")
+        s.wait(re.compile(r"❯ 2\. Yes, I accept"), stable_for=0.5)
+        s.tmux.send_key(s.pane, "Enter")
+    s.wait(lambda x: MODE_FOOTERS[mode] in x and WORKING_FOOTER not in x, stable_for=1.5)
+    s.settle_hooks(quiet_for=1.0)
+    s.save(f"{mode}-idle")
+    rec.resized(f"{mode}-idle")
+    rec.turn(f"{mode}-working", "Explain the project", (slow(14),), WORKING_FOOTER)
+    rec.resized(f"{mode}-working")
+    s.wait(lambda x: MODE_FOOTERS[mode] in x and WORKING_FOOTER not in x, timeout=60,
+           stable_for=1.5)  # fmt: skip
+    s.settle_hooks(quiet_for=1.0)
+    if mode == "accept-edits":
+        rec.api.enqueue(bash_tool_use("npm test"), TextReply("Tests ran."))
+        s.begin(f"{mode}-permission-bash", prompt="Run the tests")
+        s.wait("Do you want to proceed?", stable_for=1.0)
+        s.keep(f"{mode}-permission-bash", quiet_for=1.0)
+        rec.resized(f"{mode}-permission-bash")
+        s.tmux.send_key(s.pane, "Escape")
+        s.wait(lambda x: MODE_FOOTERS[mode] in x and WORKING_FOOTER not in x, stable_for=1.5)
+
+
 def record(cli: Path, work: Path, only: list[str]) -> tuple[str, dict[str, Any]]:
     """Record every case with the ``claude`` pinned in ``cli``; return its version and logs."""
     claude_bin = find_claude_bin(cli)
@@ -314,7 +376,7 @@ def record(cli: Path, work: Path, only: list[str]) -> tuple[str, dict[str, Any]]
     root = REPO_ROOT / "tests" / "screens" / f"claude-{version}"
     cases: dict[str, Any] = {}
     hooks: list[Any] = []
-    with MockAnthropicAPI() as api, PrivateTmux() as tmux:
+    with MockAnthropicAPI() as api, PrivateTmux() as tmux, RefusingProxy() as proxy:
         project = work / "project"
         project.mkdir(parents=True)
         env = {"CLAUDE_CODE_MAX_RETRIES": str(RETRIES)}
@@ -328,6 +390,9 @@ def record(cli: Path, work: Path, only: list[str]) -> tuple[str, dict[str, Any]]
             ("main", (), run_main_cases),
             ("late", (), run_late_cases),
             ("background", (), run_background_case),
+            ("subscription", (), run_subscription_case),
+            ("accept-edits", ("--permission-mode", "acceptEdits"), run_mode_case),
+            ("bypass", ("--permission-mode", "bypassPermissions"), run_mode_case),
         ):
             if only and name not in only:
                 continue
@@ -337,12 +402,17 @@ def record(cli: Path, work: Path, only: list[str]) -> tuple[str, dict[str, Any]]
             settings = write_hook_settings(
                 work / f"settings-{name}.json", log, events_known_to(version)
             )
+            login = home
+            if name == "subscription":
+                login = with_subscription_login(home, proxy.url)
+            elif name == "bypass":  # root may use bypass mode only in a sandbox, which this is
+                login = dataclasses.replace(home, env={**home.env, "IS_SANDBOX": "1"})
             session = Session(
-                tmux, name, home, project, WIDTH, root / f"w{WIDTH}", settings, log,
+                tmux, name, login, project, WIDTH, root / f"w{WIDTH}", settings, log,
                 extra_args=args, claude_bin=claude_bin,
             )  # fmt: skip
             try:
-                run(Recorder(session, api, root))
+                run(Recorder(session, api, root, name))
             except Exception as exc:  # keep what the other cases recorded
                 traceback.print_exc()
                 cases[f"{name}-failed"] = f"{exc!r}"[:3000]
@@ -350,6 +420,8 @@ def record(cli: Path, work: Path, only: list[str]) -> tuple[str, dict[str, Any]]
                 session.collect()
                 cases.update({c.name: {"events": c.events, **c.notes} for c in session.cases})
                 hooks += read_hook_log(log)
+    if proxy.attempts:
+        print(f"refused (never left the machine): {sorted(set(proxy.attempts))}")
     return version, {"cases": cases, "hooks": hooks}
 
 
@@ -371,6 +443,8 @@ def write_samples(version: str, result: dict[str, Any]) -> Path:
             name = f"Notification-{record.payload.get('notification_type', 'unknown')}"
         elif name == "StopFailure":
             name = f"StopFailure-{record.payload.get('error', 'unknown')}"
+            if "resets" in str(record.payload.get("last_assistant_message")):
+                name += "-subscription"  # a subscriber's usage limit, with its reset time
         chosen.setdefault(name, record.payload)
     for name, payload in chosen.items():
         path = samples / f"{name}.json"
@@ -390,7 +464,10 @@ def main() -> None:
     parser.add_argument("--cli", type=Path, default=CLAUDE_CLI_DIR, help="a pinned CLI folder")
     parser.add_argument("--work", type=Path, default=Path("/tmp/orc-claude-record-hard"))
     parser.add_argument(
-        "--only", nargs="*", default=[], help="sessions: mcp, plan, main, late, background"
+        "--only",
+        nargs="*",
+        default=[],
+        help="sessions: mcp, plan, main, late, background, subscription, accept-edits, bypass",
     )
     args = parser.parse_args()
     work: Path = args.work
