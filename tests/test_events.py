@@ -16,7 +16,7 @@ import pytest
 from orchestrator.cli.observe import parse_since
 from orchestrator.errors import OrchestratorError
 from orchestrator.store.db import Store
-from orchestrator.store.events import KEYS, EventFeed
+from orchestrator.store.events import KEYS, EventFeed, parse_cursor
 
 
 def test_feed_returns_each_row_once_in_order(tmp_path: Path) -> None:
@@ -44,6 +44,7 @@ def test_feed_returns_each_row_once_in_order(tmp_path: Path) -> None:
             "from": "working",
             "to": "awaiting_input",
             "reason": "Bash: rm",
+            "host": None,
         }
         assert tuple(event.to_json()) == KEYS
 
@@ -63,6 +64,7 @@ def test_feed_includes_handoffs(tmp_path: Path) -> None:
             "from": "research-3",
             "to": None,
             "reason": "findings.md copied from research-3",
+            "host": None,
         }
 
 
@@ -73,6 +75,27 @@ def test_feed_since_replays_and_fleet_filters(tmp_path: Path) -> None:
         store.record_transition("other", "b", "idle", source="hook", at=300.0)
         replay = EventFeed(store, fleet="team", since=150.0).read()
         assert [(e.at, e.new) for e in replay] == [(200.0, "working")]
+
+
+def test_a_feed_after_a_cursor_goes_on_from_exactly_there(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.sqlite3") as store:
+        store.record_transition("team", "a", "idle", source="hook", at=100.0)
+        store.add_prompt("team", "a", "go", source="send", at=150.0)
+        store.record_transition("team", "a", "working", source="hook", at=200.0)
+        store.record_transition("team", "a", "idle", source="hook", at=300.0)
+        seen = EventFeed(store, since=0.0).read()
+        assert [e.cursor for e in seen] == ["1.0.0", "1.1.0", "2.1.0", "3.1.0"]
+        # A reader that stopped after the second event goes on with the third, once.
+        rest = EventFeed(store, after=parse_cursor(str(seen[1].cursor))).read()
+        assert [(e.at, e.kind) for e in rest] == [(200.0, "transition"), (300.0, "transition")]
+        feed = EventFeed(store)
+        assert feed.cursor() == "3.1.0"
+        store.record_transition("team", "a", "working", source="hook", at=400.0)
+        assert [e.new for e in EventFeed(store, after=parse_cursor(feed.cursor())).read()] == [
+            "working"
+        ]
+    with pytest.raises(ValueError, match="not a cursor"):
+        parse_cursor("1.2")
 
 
 @pytest.mark.parametrize(
@@ -160,3 +183,24 @@ def test_events_ends_when_its_reader_goes_away(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_host_feed_keeps_the_cursor_and_says_when_the_host_goes_and_comes_back() -> None:
+    from orchestrator.remote.events import HostFeed, backoff
+    from orchestrator.remote.fleet import Host
+
+    feed = HostFeed("team", Host("box", (), None, "orchestrator", ()), since=50.0)
+    assert feed._argv(follow=False)[-5:] == ["--fleet", "team", "--since", "50.0", "--no-follow"]
+    line = {"at": 60.0, "fleet": "team", "session": "a", "kind": "transition", "from": None}
+    event = feed.take(
+        json.dumps({**line, "to": "idle", "reason": "", "host": None, "cursor": "4.0.1"})
+    )
+    assert event is not None and (event.host, event.new, feed.cursor) == ("box", "idle", "4.0.1")
+    assert feed.take('{"cursor": "5.0.1"}') is None and feed.cursor == "5.0.1"
+    assert "--after" in feed._argv(follow=True) and "5.0.1" in feed._argv(follow=True)
+    (gone,) = feed.lost("Connection refused")
+    assert (gone.kind, gone.host, gone.new) == ("host", "box", "unreachable")
+    assert feed.lost("again") == []  # said once
+    (back,) = feed.answered()
+    assert back.new == "back" and feed.answered() == []
+    assert [backoff(n) for n in range(1, 7)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]

@@ -17,7 +17,7 @@ from orchestrator.cli.common import CommandFactory, fleet_argument, fleet_of, tm
 from orchestrator.errors import OrchestratorError
 
 if TYPE_CHECKING:
-    from orchestrator.store.events import Event
+    from orchestrator.store.events import Event, EventFeed
 
 EVENTS_BACKSTOP = 30.0
 """Seconds ``events`` waits for an inotify wake-up before reading anyway (a missed wake-up costs
@@ -60,6 +60,17 @@ def add_commands(command: CommandFactory) -> None:
         action="store_false",
         help="print what is recorded (with --since) and stop instead of waiting for more",
     )
+    events.add_argument(
+        "--cursor",
+        action="store_true",
+        help='with --json: each line also has "cursor", where the stream stands after it, and a '
+        '{"cursor": ...} line follows each read (how a fleet resumes a host\'s stream)',
+    )
+    events.add_argument(
+        "--after",
+        metavar="CURSOR",
+        help="go on from a cursor printed by --cursor, instead of from now or --since",
+    )
 
 
 def _checkin(args: argparse.Namespace) -> int:
@@ -100,29 +111,67 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 
 def _events(args: argparse.Namespace) -> int:
+    from orchestrator.remote import events as remote
     from orchestrator.store import history
     from orchestrator.store.db import Store
-    from orchestrator.store.events import EventFeed
+    from orchestrator.store.events import EventFeed, parse_cursor
 
     since = parse_since(args.since) if args.since else None
+    try:
+        after = parse_cursor(args.after) if args.after else None
+    except ValueError:
+        raise OrchestratorError(
+            f"--after: {args.after!r} is not a cursor",
+            hint="give a cursor as `events --json --cursor` prints it (three ids, T.P.H)",
+        ) from None
+    # A stream read by another machine (--cursor) is this host's own: its hosts are not in it.
+    hosts = [] if args.cursor else remote.feeds(args.fleet, time.time() if since is None else since)
+    lock = threading.Lock()
+
+    def emit(events: list[Event]) -> None:
+        with lock:
+            _emit(events, json_lines=args.json, cursor=args.cursor)
+
     # SIGTERM (an SSH session closing, a supervisor) ends the stream like Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with Store() as store:
         warn(history.recovery_message(store))
-        feed = EventFeed(store, fleet=args.fleet, since=since)
-        _emit(feed.read(), json_lines=args.json)
-        if not args.follow:
-            return 0
-        wake = _wake_on_writes(store.path)
-        while True:
-            wake.wait(EVENTS_BACKSTOP)
-            wake.clear()
-            _emit(feed.read(), json_lines=args.json)
+        feed = EventFeed(store, fleet=args.fleet, since=since, after=after)
+        try:
+            first = feed.read()
+            if since is not None or not args.follow:
+                first = sorted([*first, *remote.read_all(hosts)], key=lambda e: e.at)
+            emit(first)
+            _tell_cursor(feed, args)
+            if not args.follow:
+                return 0
+            remote.follow_all(hosts, emit)
+            wake = _wake_on_writes(store.path)
+            while True:
+                wake.wait(EVENTS_BACKSTOP)
+                wake.clear()
+                emit(feed.read())
+                with lock:
+                    _tell_cursor(feed, args)
+        finally:
+            for each in hosts:
+                each.stop()
 
 
-def _emit(events: list[Event], *, json_lines: bool) -> None:
+def _tell_cursor(feed: EventFeed, args: argparse.Namespace) -> None:
+    if args.cursor and args.json:
+        print(json.dumps({"cursor": feed.cursor()}), flush=True)
+
+
+def _emit(events: list[Event], *, json_lines: bool, cursor: bool = False) -> None:
     for event in events:
-        print(event.json_line() if json_lines else event.text(), flush=True)
+        if not json_lines:
+            print(event.text(), flush=True)
+        elif cursor:
+            data = {**event.to_json(), "cursor": event.cursor}
+            print(json.dumps(data, ensure_ascii=False), flush=True)
+        else:
+            print(event.json_line(), flush=True)
 
 
 def _wake_on_writes(database: Path) -> threading.Event:
