@@ -13,13 +13,16 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import libtmux
 import pytest
 
 from orchestrator.cli.main import main
+from orchestrator.store.db import Store
 from tests.harness.sshd import ALIAS, SSHD, LoopbackSshd
+from tests.report_corpus import Transcript
 
 # The loopback sshd fixture and helpers of the remote-host tests (the fixture by import).
 from tests.test_remote_ssh import REMOTE_SOCKET, layout, sshd, status  # noqa: F401
@@ -154,3 +157,53 @@ def test_events_follow_remote_sessions_through_a_dropped_connection(
     remote = [(e["at"], e["to"]) for e in replay if e["session"] == "there-1"]
     assert len(remote) == len(set(remote)) >= 5  # starting, idle, and two bursts
     assert main([*socket, "down", "mixed"]) == 0
+
+
+def report(server: libtmux.Server, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    capsys.readouterr()
+    assert main(["-L", str(server.socket_name), "report", "--fleet", "mixed", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_report_lists_a_remote_session_with_its_host_and_its_wait(
+    server: libtmux.Server,
+    sshd: LoopbackSshd,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = layout(tmp_path, sshd, f'[[sessions]]\nname = "there-1"\nhost = "{ALIAS}"\n')
+    assert main(["-L", str(server.socket_name), "up", str(path), "-d"]) == 0
+    # A Claude conversation of there-1 as the host keeps it: the transcript in the host's
+    # ~/.claude, and in the host's history its link and a wait of 40 s.
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    talk = Transcript(str(sshd.remote_home))
+    talk.prompt(start, "Fix the tests")
+    talk.reply(start + timedelta(minutes=2))
+    folder = sshd.remote_home / ".claude" / "projects" / "-remote-home"
+    folder.mkdir(parents=True)
+    transcript = folder / f"{talk.session_id}.jsonl"
+    transcript.write_text("\n".join(talk.lines) + "\n")
+    database = sshd.remote_home / ".local" / "state" / "orchestrator" / "history.sqlite3"
+    with Store(database) as store:
+        store.note_claude_session("mixed", "there-1", talk.session_id, transcript_path=transcript)
+        for after, state in ((30, "awaiting_input"), (70, "working"), (130, "idle")):
+            at = (start + timedelta(seconds=after)).timestamp()
+            store.record_transition("mixed", "there-1", state, source="test", at=at)
+
+    data = json.loads(report(server, capsys, "--json"))
+    ((there,),) = [h["list"] for h in data["hosts"]]
+    assert (there["host"], there["fleet"], there["name"]) == (ALIAS, "mixed", "there-1")
+    assert [w["seconds"] for w in there["waits"]] == [40.0]
+    assert data["everywhere"]["attention"]["waits"] == 1
+    assert data["everywhere"]["attention"]["median_response_seconds"] == 40.0
+    assert data["missing"] == []
+    text = report(server, capsys, "--no-pictures")
+    assert f"mixed/there-1@{ALIAS}" in text and "MISSING" not in text
+
+    sshd.stop()  # an unreachable host is named, never left out silently
+    data = json.loads(report(server, capsys, "--json"))
+    (missing,) = data["missing"]
+    assert missing.startswith(f"host {ALIAS} (fleet mixed) unreachable")
+    assert data["hosts"][0]["error"].startswith("unreachable")
+    text = report(server, capsys, "--no-pictures")
+    assert f"MISSING from this report: host {ALIAS} (fleet mixed) unreachable" in text

@@ -61,14 +61,22 @@ def _report(args: argparse.Namespace) -> int:
     with Store(check=False) as store:
         warn(recovery_message(store))
         report = make_report(request, store)
+    from orchestrator.remote import report as remote
+
+    missing = remote.merge(report.data, remote.ask(args.fleet, args.since, args.until))
     for message in report.warnings:
         warn(f"warning: {message}")
+    for message in missing:
+        warn(f"warning: {message}; its sessions are not in this report")
     if args.json:
         print(orjson.dumps(report.data, option=orjson.OPT_INDENT_2).decode())
         return 0
     from orchestrator.report.render import render
 
     print(render(report.data))
+    if hosts := remote.render(report.data):
+        print()
+        print(hosts)
     if not args.no_pictures and report.sessions:
         from orchestrator.report.pictures import pictures_text
 

@@ -168,7 +168,11 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def _attention(sessions: list[Session]) -> dict[str, Any]:
-    lengths = [w.end - w.start for s in sessions for w in s.waits]
+    return attention_of([w.end - w.start for s in sessions for w in s.waits])
+
+
+def attention_of(lengths: list[float]) -> dict[str, Any]:
+    """The attention figures of these waits' lengths (seconds)."""
     return {
         "waits": len(lengths),
         "awaiting_input_hours": _round(sum(lengths) / 3600),
