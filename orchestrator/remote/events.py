@@ -88,7 +88,7 @@ class HostFeed:
         if self.down_since is not None:
             return []
         self.down_since = time.time()
-        return [self._host_event("unreachable", f"host {self.host.host} unreachable: {said}")]
+        return [self._host_event("unreachable", said)]
 
     def answered(self) -> list[Event]:
         """The host answers: a ``back`` event when it was unreachable."""
@@ -96,7 +96,7 @@ class HostFeed:
             return []
         away = time.time() - self.down_since
         self.down_since = None
-        return [self._host_event("back", f"host {self.host.host} back after {away:.0f} s")]
+        return [self._host_event("back", f"after {away:.0f} s")]
 
     def read_once(self) -> list[Event]:
         """What the host recorded since the cursor (or ``since``), with the host events its
@@ -107,7 +107,7 @@ class HostFeed:
             return self.lost(str(exc))
         if done.returncode != 0:
             said = done.stderr.strip() or f"exit status {done.returncode}"
-            return [self._host_event("failed", f"events failed on {self.host.host}: {said}")]
+            return [self._host_event("failed", f"events failed there: {said}")]
         found = self.answered()
         for line in done.stdout.splitlines():
             if event := self.take(line):
@@ -133,7 +133,7 @@ class HostFeed:
             if status == UNREACHABLE:
                 emit(self.lost(said or "the connection broke"))
             elif status != 0:
-                failed = f"events failed on {self.host.host} (exit status {status}): {said}"
+                failed = f"events failed there (exit status {status}): {said}"
                 emit([self._host_event("failed", failed)])
             misses += 1
             self._stopped.wait(backoff(misses))
