@@ -16,6 +16,22 @@ from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.hooks import HookEvent, parse_line
 from orchestrator.detect.model import State
 
+PATCH = (
+    "*** Begin Patch\n*** Update File: src/app.py\n@@\n-print('hello')\n+print('hello, world')\n"
+    "*** End Patch"
+)
+PATCH3 = (
+    "*** Begin Patch\n*** Update File: src/app.py\n@@\n-a\n+b\n*** Add File: docs/new file.md\n"
+    "+hi\n*** Delete File: old.py\n*** Update File: src/app.py\n@@\n-c\n+d\n*** End Patch"
+)
+
+
+def test_codex_edited_files_in_patch_order_once_each() -> None:
+    assert codex.edited_files({"command": PATCH3}) == ["src/app.py", "docs/new file.md", "old.py"]
+    assert codex.edited_files({"input": PATCH}) == ["src/app.py"]
+    assert codex.edited_files({"command": "ls"}) == []
+    assert codex.edit_reason(["a.py", "b.py"]) == "edit: a.py, b.py"
+
 
 def event(name: str, **data: object) -> HookEvent:
     return HookEvent(at=1.0, name=name, session_id="s", data={"hook_event_name": name, **data})
@@ -62,6 +78,17 @@ def test_codex_launch_adds_no_daemon_and_hooks_only_to_codex(tmp_path: Path) -> 
             event("PermissionRequest", tool_name="Bash", tool_input={"command": "npm test"}),
             State.AWAITING_INPUT,
             "Shell: npm test",
+        ),
+        (
+            # As Codex 0.171.0 sent it for a file edit (tests/harness/record_agents.py, edit).
+            event("PermissionRequest", tool_name="apply_patch", tool_input={"command": PATCH}),
+            State.AWAITING_INPUT,
+            "edit: src/app.py",
+        ),
+        (
+            event("PermissionRequest", tool_name="apply_patch", tool_input={"command": PATCH3}),
+            State.AWAITING_INPUT,
+            "edit: src/app.py and 2 more files",
         ),
         (event("Stop"), State.IDLE, "turn finished"),
         (event("SessionEnd", reason="other"), State.EXITED, "session ended (other)"),

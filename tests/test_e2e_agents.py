@@ -30,6 +30,8 @@ from tests.harness.agent_fleet import AgentFleet, Member, start_fleet
 from tests.harness.claude_env import ClaudeHome
 from tests.harness.mock_api import MockAnthropicAPI, TextReply, bash_tool_use
 from tests.harness.mock_llm import MockLLM, Shell, Text
+from tests.harness.record_agents import PATCH
+from tests.waiting import wait_for
 
 
 def tail(screen: str, lines: int = 3) -> str:
@@ -140,6 +142,18 @@ def test_codex_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) ->
             working="esc to interrupt",
             approval="Would you like to run the following command?",
         )
+        # A file edit (apply_patch): awaiting input, the file named; approved, the edit lands.
+        (project / "src").mkdir()
+        app = project / "src" / "app.py"
+        app.write_text("print('hello')\n")
+        mock.enqueue(Shell(PATCH, "I'll edit it."))
+        fleet.prompt("codex", "fix the greeting")
+        edits = "Would you like to make the following edits?"
+        row = fleet.expect("codex", "awaiting_input", lambda s: edits in s, "codex edit approval")
+        assert row["reason"] == "edit: src/app.py", row  # as `status --json` prints it
+        fleet.keys("codex", "Enter")
+        fleet.expect("codex", "idle", lambda s: edits not in tail(s, 12), "codex edit approved")
+        wait_for(lambda: "world" in app.read_text(), timeout=20, what="the approved edit")
         fleet.prompt("codex", "/quit")
         fleet.expect("codex", "exited", lambda s: "codex resume" in s, "codex exit")
         assert clean_exit(fleet, "codex")
@@ -192,6 +206,21 @@ def test_aider_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) ->
             working="Waiting for openai/mock-model",
             approval="Run shell command?",
         )
+        # Text typed at the prompt and not sent: idle (a draft), never working.
+        fleet.keys("aider", "a draft, not sent", literal=True)
+        fleet.expect("aider", "idle", lambda s: "> a draft, not sent" in tail(s, 1), "draft")
+        states: list[str] = []
+        end, settled = time.monotonic() + 30, 0.0
+        while time.monotonic() < (settled or end):
+            row = fleet.rows()["aider"]
+            states.append(f"{row['state']}: {row['reason']}")
+            if not settled and states[-1] == "idle: at the prompt (a draft)":
+                settled = time.monotonic() + 2  # and it stays so
+            time.sleep(0.1)
+        assert states[-1] == "idle: at the prompt (a draft)", states
+        assert not [s for s in states if s.startswith("working")], states
+        fleet.keys("aider", "C-u")
+        fleet.expect("aider", "idle", lambda s: tail(s, 1).rstrip().endswith("diff>"), "draft gone")
         fleet.prompt("aider", "/exit")
         fleet.expect("aider", "exited", label="aider exit (from /exit)")
         assert clean_exit(fleet, "aider")

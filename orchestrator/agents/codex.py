@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,27 @@ def command_of(tool_input: Any) -> str:
     return str(command) if command else ""
 
 
+PATCH_FILE = re.compile(r"^\*\*\* (?:Add|Update|Delete) File: (.+?)\s*$", re.MULTILINE)
+"""A file an ``apply_patch`` patch touches (its ``*** Update File: <path>`` lines)."""
+
+
+def edited_files(tool_input: Any) -> list[str]:
+    """The files a Codex ``apply_patch`` call edits, in the patch's order (the patch text is the
+    tool input's ``command``, or ``input`` / ``patch``)."""
+    data = tool_input if isinstance(tool_input, dict) else {}
+    patch = data.get("command", data.get("input", data.get("patch", "")))
+    if isinstance(patch, list):
+        patch = "\n".join(str(part) for part in patch)
+    return list(dict.fromkeys(PATCH_FILE.findall(str(patch))))
+
+
+def edit_reason(files: list[str]) -> str:
+    """``edit: src/app.py`` (``edit: a.py, b.py``, ``edit: a.py and 3 more files``)."""
+    if len(files) <= 2:
+        return "edit: " + ", ".join(files)
+    return f"edit: {files[0]} and {len(files) - 1} more files"
+
+
 def state_of(event: HookEvent) -> tuple[State, str] | None:
     """The state a Codex hook event announces, with its reason."""
     data = event.data
@@ -98,6 +120,11 @@ def state_of(event: HookEvent) -> tuple[State, str] | None:
         case "PreToolUse" | "PostToolUse":
             return State.WORKING, tool or "working"
         case "PermissionRequest":
+            files = edited_files(data.get("tool_input")) if tool == "apply_patch" else []
+            if files:
+                return State.AWAITING_INPUT, short(edit_reason(files))
+            if tool == "apply_patch":
+                return State.AWAITING_INPUT, "edit: files"
             command = command_of(data.get("tool_input"))
             if command:
                 return State.AWAITING_INPUT, short(f"Shell: {command}")

@@ -40,6 +40,9 @@ class Rule:
     specific: bool = False
     """Its reason says more than the hooks' (a retry, compaction, a subagent's task): it wins
     over a hook's reason for the same state."""
+    last_line: bool = False
+    """Counts only on the screen's last non-blank line: a prompt with text typed at it, not the
+    same prompt echoed above the reply it was sent for."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ def parse_rules(profile: str, text: str) -> RuleSet:
                 outcome=bool(entry.get("outcome", False)),
                 settled=bool(entry.get("settled", False)),
                 specific=bool(entry.get("specific", False)),
+                last_line=bool(entry.get("last_line", False)),
             )
         )
     rules.sort(key=lambda rule: PRIORITY[rule.state])
@@ -129,7 +133,7 @@ def _match_line(
 ) -> ScreenMatch | None:
     line = lines[index]
     for rule in rules.rules:
-        if rule.outcome != outcomes:
+        if rule.outcome != outcomes or (rule.last_line and row != 0):
             continue
         match = rule.pattern.search(line)
         if match is None:

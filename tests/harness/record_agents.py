@@ -5,6 +5,11 @@ users' sessions do, with our hooks), drives it with a scripted :class:`MockLLM` 
 writes each screen to ``tests/screens/<agent>-<version>/w<width>/<case>.txt``::
 
     .venv/bin/python -m tests.harness.record_agents codex 80 0.171.0
+    .venv/bin/python -m tests.harness.record_agents codex 80 0.171.0 edit   # one part only
+
+Parts: ``life`` (the default: start-up, a reply, a shell approval, Esc, exit), ``edit`` (Codex: a
+file-edit approval through ``apply_patch``, Esc at it, the same approved), ``draft`` (text typed
+at the prompt and not sent). A part writes only its own cases.
 """
 
 from __future__ import annotations
@@ -31,12 +36,20 @@ def _sentences(count: int) -> str:
     return " ".join(f"Sentence number {i} of the reply." for i in range(count))
 
 
-def main(agent: str, width: int, version: str) -> None:
+PATCH = (
+    "apply_patch <<'EOF'\n*** Begin Patch\n*** Update File: src/app.py\n@@\n"
+    "-print('hello')\n+print('hello, world')\n*** End Patch\nEOF\n"
+)
+"""A shell call that runs ``apply_patch``: Codex takes it as a file edit (its edit approval)."""
+
+
+def main(agent: str, width: int, version: str, part: str = "life") -> None:
     out = SCREENS / f"{agent}-{version}" / f"w{width}"
     out.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix=f"orc-record-{agent}-"))
     project = base / "project"
-    project.mkdir()
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "app.py").write_text("print('hello')\n")
     os.environ.pop("TMUX", None)
     os.environ.pop("TMUX_PANE", None)
     os.environ["ORCHESTRATOR_RUNTIME_DIR"] = str(agent_env.secure_runtime("record") / "run")
@@ -86,9 +99,42 @@ def main(agent: str, width: int, version: str) -> None:
             while text not in tmux("capture-pane", "-p", "-t", pane) and time.monotonic() < end:
                 time.sleep(0.2)
 
+        def edit() -> None:
+            mock.enqueue(Shell(PATCH, "I'll edit it."))
+            prompt("fix the greeting")
+            wait_for("Press enter to confirm")
+            time.sleep(3)
+            save("permission-edit")
+            tmux("send-keys", "-t", pane, "Escape")
+            time.sleep(4)
+            save("esc-at-edit")
+            mock.enqueue(Shell(PATCH, "I'll edit it."))
+            prompt("fix the greeting, please")
+            wait_for("Press enter to confirm")
+            time.sleep(3)
+            tmux("send-keys", "-t", pane, "Enter")
+            end = time.monotonic() + 30
+            while "world" not in (project / "src" / "app.py").read_text():
+                assert time.monotonic() < end, "the approved edit was not applied"
+                time.sleep(0.2)
+            time.sleep(4)
+            save("edit-approved-idle")
+
+        def draft() -> None:
+            tmux("send-keys", "-t", pane, "-l", "a draft, not sent")
+            time.sleep(3)
+            save("draft")
+            tmux("send-keys", "-t", pane, "C-u")
+            time.sleep(1)
+
         try:
             wait_for(READY[agent])
             time.sleep(2)
+            if part != "life":
+                {"edit": edit, "draft": draft}[part]()
+                prompt(EXIT[agent])
+                time.sleep(3)
+                return
             save("startup-idle")
             mock.enqueue(Text(_sentences(10), chunk_delay=0.3, first_delay=5.0))
             prompt("say something")
@@ -120,4 +166,4 @@ def main(agent: str, width: int, version: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+    main(sys.argv[1], int(sys.argv[2]), sys.argv[3], *sys.argv[4:5])
