@@ -168,8 +168,8 @@ def test_a_session_of_ones_own_agent_is_read_by_its_rules(
     wait("exited")
 
 
-def test_the_shipped_example_reads_opencodes_idle_screen(repo_root: Path) -> None:
-    """The idle screen of opencode 1.18.33 (run here, offline) against examples/opencode.toml."""
+def test_the_shipped_example_reads_opencodes_screens(repo_root: Path) -> None:
+    """Screens of opencode 1.18.33 (run here, offline) against examples/opencode.toml."""
     path = repo_root / "examples" / "opencode.toml"
     fleet = layout.resolve(layout.load_layout(path), path, check_commands=False)
     rules = fleet.sessions[0].agent.rules()
@@ -182,6 +182,14 @@ def test_the_shipped_example_reads_opencodes_idle_screen(repo_root: Path) -> Non
     )
     match = classify(idle, rules)
     assert match is not None and match.state == State.IDLE
+    # Captured from opencode's TUI here (blank lines dropped): idle, and a turn under way ("esc
+    # interrupt" beside its progress bar, on the line of the idle footer).
+    recorded = repo_root / "tests" / "screens" / "opencode-1.18.33" / "w120"
+    for case, state in (("startup-idle", State.IDLE), ("working", State.WORKING)):
+        match = classify((recorded / f"{case}.txt").read_text(encoding="utf-8"), rules)
+        assert match is not None and match.state == state, (case, match)
+    # Not recorded (opencode's TUI sent no turn to the scripted server): the prompt as seen
+    # elsewhere.
     permission = "△ Permission required\n  $ npm test\n  Allow once   Allow always   Reject\n"
     match = classify(permission, rules)
     assert match is not None and match.state == State.AWAITING_INPUT
