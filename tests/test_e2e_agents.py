@@ -100,9 +100,11 @@ def no_process_left(marker: str) -> bool:
     return not agent_env.processes_with(marker)
 
 
-def clean_exit(fleet: AgentFleet, name: str, timeout: float = 5.0) -> str:
-    """The exit's reason once tmux knows the exit status (a moment after the pane died), when it
-    says a clean end; empty when it never did."""
+def clean_exit(fleet: AgentFleet, name: str, timeout: float = 60.0) -> str:
+    """The exit's reason once tmux knows the exit status, when it says a clean end; empty when it
+    never did. The status can come seconds after the pane died: an agent that closed its terminal
+    and lives on a moment (aider, under load) is reaped at the watcher's next nudge, and those
+    back off (1, 2, 4, 8... s; orchestrator/watch/reaping.py)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         reason = str(fleet.rows()[name]["reason"])
