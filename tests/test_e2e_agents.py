@@ -212,11 +212,13 @@ def test_aider_life(tmux: Tmux, tmp_path: Path, mock: MockLLM, project: Path) ->
         fleet.keys("aider", "a draft, not sent", literal=True)
         fleet.expect("aider", "idle", lambda s: "> a draft, not sent" in tail(s, 1), "draft")
         states: list[str] = []
-        end, settled = time.monotonic() + 30, 0.0
+        shown = time.monotonic()
+        end, settled = shown + 30, 0.0
         while time.monotonic() < (settled or end):
             row = fleet.rows()["aider"]
             states.append(f"{row['state']}: {row['reason']}")
             if not settled and states[-1] == "idle: at the prompt (a draft)":
+                fleet.latencies.append(("aider draft reason", time.monotonic() - shown))
                 settled = time.monotonic() + 2  # and it stays so
             time.sleep(0.1)
         assert states[-1] == "idle: at the prompt (a draft)", states
