@@ -129,6 +129,8 @@ def _e(other: Path) -> Transcript:
 @pytest.fixture
 def corpus(tmp_path: Path, repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Corpus]:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("CODEX_HOME", raising=False)
+    monkeypatch.delenv("GEMINI_CLI_HOME", raising=False)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     app = repo
@@ -206,7 +208,8 @@ def test_outcomes_messages_lines_and_tokens(
         "A": "completed", "B": "aborted", "C": "completed", "D": "aborted", "E": "completed",
     }  # fmt: skip
     assert data["outcomes"] == {
-        "parallel": {"completed": 2, "aborted": 1}, "single": {"completed": 1, "aborted": 1},
+        "parallel": {"completed": 2, "aborted": 1, "unknown": 0},
+        "single": {"completed": 1, "aborted": 1, "unknown": 0},
     }  # fmt: skip
     # A: 2 prompts (the meta record is none) + 6 distinct replies (the split one counted once).
     assert {k: r["messages"] for k, r in rows.items()} == {"A": 8, "B": 2, "C": 2, "D": 2, "E": 2}
@@ -217,9 +220,10 @@ def test_outcomes_messages_lines_and_tokens(
     assert p == {
         "mean_hours": round(59.5 / 3, 4), "mean_lines_changed": round(11 / 3, 4),
         "mean_messages": 4.0, "lines_per_hour": round(11 / 59.5, 4),
+        "sessions_with_lines": 3,
     }  # fmt: skip
     assert s == {"mean_hours": round((1 / 3 + 0.5) / 2, 4), "mean_lines_changed": 0.0,
-                 "mean_messages": 2.0, "lines_per_hour": 0.0}  # fmt: skip
+                 "mean_messages": 2.0, "lines_per_hour": 0.0, "sessions_with_lines": 2}  # fmt: skip
     # Sonnet replies: A 6, C 1, D 1 = 8, each USAGE once; B's one reply is an unpriced model;
     # E's only reply is <synthetic> with no tokens.
     t = data["tokens"]
@@ -408,5 +412,5 @@ def test_a_pool_that_cannot_start_costs_only_speed(
         t.prompt(MON + n * H)
         t.reply(MON + n * H + M)
         paths.append(str(t.write(tmp_path / "claude")))
-    summaries = cache._read_all(paths, 2)
+    summaries = [one for [one] in cache._read_all([("claude", p) for p in paths], 2)]
     assert [(s.path, s.prompts, s.replies) for s in summaries] == [(p, 1, 1) for p in paths]

@@ -1,5 +1,6 @@
-"""``orchestrator report``: how the user's parallel Claude Code sessions went, from the transcripts
-on disk and our own history (see the README's "Report" section for every definition)."""
+"""``orchestrator report``: how the user's parallel agent sessions went (Claude Code, Codex CLI,
+Gemini CLI, aider), from their files on disk and our own history (see the README's "Report"
+section for every definition)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def add_commands(command: CommandFactory) -> None:
     """Declare the ``report`` command."""
     report = command(
         "report",
-        "Report how your Claude Code sessions went: parallel work, outcomes, tokens, attention.",
+        "Report how your agent sessions went: parallel work, outcomes, tokens, attention.",
         _report,
     )
     report.add_argument("--since", metavar="DATE", help="only sessions starting at or after DATE")
@@ -36,6 +37,32 @@ def add_commands(command: CommandFactory) -> None:
         help="another Claude config folder to read (besides $CLAUDE_CONFIG_DIR or ~/.claude)",
     )
     report.add_argument(
+        "--codex-home",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="another Codex home to read (besides $CODEX_HOME or ~/.codex)",
+    )
+    report.add_argument(
+        "--gemini-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="another Gemini CLI .gemini folder to read (besides ~/.gemini)",
+    )
+    report.add_argument(
+        "--aider-dir",
+        metavar="DIR",
+        action="append",
+        default=[],
+        help="another folder with an aider chat history (besides those aider ran in for us)",
+    )
+    report.add_argument(
+        "--agent",
+        choices=("claude", "codex", "gemini", "aider"),
+        help="only sessions of this agent",
+    )
+    report.add_argument(
         "--prices",
         metavar="FILE",
         type=Path,
@@ -52,6 +79,10 @@ def _report(args: argparse.Namespace) -> int:
 
     request = Request(
         claude_dirs=[Path(d) for d in args.claude_dir],
+        codex_homes=[Path(d) for d in args.codex_home],
+        gemini_dirs=[Path(d) for d in args.gemini_dir],
+        aider_dirs=[Path(d) for d in args.aider_dir],
+        agent=args.agent,
         since=args.since,
         until=args.until,
         project=args.project,

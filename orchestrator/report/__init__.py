@@ -1,4 +1,4 @@
-"""``orchestrator report``: how the user's parallel Claude Code sessions really went.
+"""``orchestrator report``: how the user's parallel agent sessions really went.
 
 The transcripts are summarised once (:mod:`.transcript`, cached by :mod:`.cache`), joined with
 our history (:mod:`.attention`, :mod:`.sessions`), turned into figures (:mod:`.analysis`), and

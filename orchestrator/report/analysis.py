@@ -108,15 +108,58 @@ def _overlaps(found: list[Overlap]) -> dict[str, Any]:
     }
 
 
-def _productivity(group: list[Session]) -> dict[str, float]:
-    hours = sum(s.hours for s in group)
-    lines = sum(s.summary.lines_changed for s in group)
+def _productivity(group: list[Session]) -> dict[str, Any]:
+    # Lines changed count only over sessions whose agent records them (Claude Code): an agent
+    # that does not is left out of both the lines and the hours they are divided by.
+    counted = [s for s in group if s.summary.lines_changed is not None]
+    hours = sum(s.hours for s in counted)
+    lines = sum(s.summary.lines_changed or 0 for s in counted)
     return {
         "mean_hours": _mean([s.hours for s in group]),
-        "mean_lines_changed": _mean([float(s.summary.lines_changed) for s in group]),
+        "mean_lines_changed": _mean([float(s.summary.lines_changed or 0) for s in counted]),
         "mean_messages": _mean([float(s.summary.messages) for s in group]),
         "lines_per_hour": _round(lines / hours) if hours > 0 else 0.0,
+        "sessions_with_lines": len(counted),
     }
+
+
+def outcome(s: Session) -> str:
+    """``completed``, ``aborted``, or ``unknown`` when the agent's files cannot tell."""
+    done = s.summary.completed
+    return "unknown" if done is None else "completed" if done else "aborted"
+
+
+def _outcomes(group: list[Session]) -> dict[str, int]:
+    found = Counter(outcome(s) for s in group)
+    return {name: found[name] for name in ("completed", "aborted", "unknown")}
+
+
+def _by_agent(sessions: list[Session]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for agent in sorted({s.summary.agent for s in sessions}):
+        group = [s for s in sessions if s.summary.agent == agent]
+        totals = [0, 0, 0, 0]
+        for s in group:
+            for counts in s.summary.tokens.values():
+                totals = [a + b for a, b in zip(totals, counts, strict=True)]
+        lines = [s.summary.lines_changed for s in group]
+        waits = [w.end - w.start for s in group for w in s.waits]
+        out[agent] = {
+            "sessions": len(group),
+            "parallel": sum(1 for s in group if s.parallel),
+            "hours": _round(sum(s.hours for s in group)),
+            "prompts": sum(s.summary.prompts for s in group),
+            "replies": sum(s.summary.replies for s in group),
+            "messages": sum(s.summary.messages for s in group),
+            "lines_changed": None if None in lines else sum(x or 0 for x in lines),
+            "outcomes": _outcomes(group),
+            "tokens": dict(zip(TOKEN_KINDS, totals, strict=True)),
+            "tokens_exact": all(s.summary.tokens_exact for s in group),
+            "linked": sum(1 for s in group if s.link is not None),
+            "waits": len(waits),
+            "forgotten": sum(1 for x in waits if x > FORGOTTEN_S),
+        }
+    return out
 
 
 def _tokens(sessions: list[Session], prices: PriceTable) -> tuple[dict[str, Any], list[str]]:
@@ -189,12 +232,13 @@ def _entry(s: Session) -> dict[str, Any]:
         totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return {
         "session_id": summary.session_id,
+        "agent": summary.agent,
         "project": s.project,
         "start": local(s.start).isoformat(timespec="seconds"),
         "end": local(s.end).isoformat(timespec="seconds"),
         "hours": _round(s.hours),
         "parallel": s.parallel,
-        "outcome": "completed" if summary.completed else "aborted",
+        "outcome": outcome(s),
         "messages": summary.messages,
         "lines_changed": summary.lines_changed,
         "fleet": None if s.link is None else s.link.fleet,
@@ -204,6 +248,7 @@ def _entry(s: Session) -> dict[str, Any]:
         "replies": summary.replies,
         "models": sorted(summary.tokens),
         "tokens": dict(zip(TOKEN_KINDS, totals, strict=True)),
+        "tokens_exact": summary.tokens_exact,
         "waits": [
             {
                 "start": local(w.start).isoformat(timespec="seconds"),
@@ -242,16 +287,11 @@ def analyse(
         "by_hour": by_hour,
         "by_weekday": by_day,
         "by_weekday_hour": grid,
-        "outcomes": {
-            name: {
-                "completed": sum(1 for s in group if s.summary.completed),
-                "aborted": sum(1 for s in group if not s.summary.completed),
-            }
-            for name, group in (("parallel", parallel), ("single", single))
-        },
+        "outcomes": {"parallel": _outcomes(parallel), "single": _outcomes(single)},
         "productivity": {"parallel": _productivity(parallel), "single": _productivity(single)},
         "tokens": tokens,
         "attention": _attention(sessions),
+        "by_agent": _by_agent(sessions),
         "list": [_entry(s) for s in sessions],
     }
     return Report(data, sessions, warnings)

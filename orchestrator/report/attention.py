@@ -1,8 +1,11 @@
 """What our own history adds to the transcripts: which fleet session ran a conversation, what
 state it was in when, and each wait for the user.
 
-The history (:mod:`orchestrator.store`) records every Claude conversation a fleet session showed
-(``claude_sessions``: its id and transcript path) and every state transition. A *wait* is one
+The history (:mod:`orchestrator.store`) records every conversation a fleet session showed
+(``claude_sessions``: its id and transcript path, from the session-start hook of Claude Code,
+Codex CLI or Gemini CLI) and every state transition. aider has no hooks and no session id: an
+aider session is linked to the fleet session of agent ``aider`` that ran in its folder while it
+started. A *wait* is one
 stretch in ``awaiting_input``: from the transition into it until the next transition to another
 state (a wait still open when the report runs lasts until then). A wait belongs to the
 conversation its session was running when it began: the one that started last before it, or,
@@ -20,6 +23,9 @@ from orchestrator.store.records import Transition
 
 AWAITING = "awaiting_input"
 """The state whose stretches are waits."""
+START_SLACK = 60.0
+"""Seconds an aider session's written start may precede its fleet session's first state (aider
+writes its start time to the second, in local time; the watcher sees the pane within seconds)."""
 
 
 @dataclass(frozen=True)
@@ -56,11 +62,24 @@ class HistoryFacts:
     """Links by the transcript's real path."""
     stretches: dict[tuple[str, str], list[Stretch]] = field(default_factory=dict)
     """Per (fleet, session), its states in time order."""
+    by_folder: dict[str, list[tuple[Link, float]]] = field(default_factory=dict)
+    """aider fleet sessions by their folder's real path, with their first state's time."""
 
     def link_of(self, session_id: str, path: str) -> Link | None:
         """The fleet session that showed the conversation, if the history knows one (``path``
         as the scan found it: under a resolved config folder)."""
         return self.by_path.get(path) or self.by_id.get(session_id)
+
+    def folder_link(self, folder: str | None, start: float) -> Link | None:
+        """The aider fleet session that ran in ``folder`` when a session began at ``start``: the
+        latest to have started (up to :data:`START_SLACK` seconds after it) and still been seen
+        at or after it."""
+        if folder is None:
+            return None
+        runs = self.by_folder.get(os.path.realpath(folder), [])
+        fits = [(first, link) for link, first in runs if first <= start + START_SLACK]
+        fits = [(first, link) for first, link in fits if link.last_seen >= start]
+        return max(fits, key=lambda pair: pair[0])[1] if fits else None
 
     def waits(self, key: tuple[str, str]) -> list[Stretch]:
         """The waits of one fleet session, in time order."""
@@ -79,13 +98,24 @@ def read_history(store: Store, now: float) -> HistoryFacts:
                 facts.by_id[seen.claude_session_id] = link
             if seen.transcript_path is not None:
                 facts.by_path[os.path.realpath(seen.transcript_path)] = link
-        if seen_here:
+        aider = record.agent == "aider" and record.cwd is not None
+        if seen_here or aider:
             # Only sessions that ran a conversation: no other session's states reach a report.
             key = (record.fleet, record.name)
-            facts.stretches[key] = _stretches(
-                store.transitions(record.name, fleet=record.fleet), now
-            )
+            stretches = _stretches(store.transitions(record.name, fleet=record.fleet), now)
+            facts.stretches[key] = stretches
+            if aider and stretches:
+                link = Link(record.fleet, record.name, stretches[-1].end)
+                folder = os.path.realpath(str(record.cwd))
+                facts.by_folder.setdefault(folder, []).append((link, stretches[0].start))
     return facts
+
+
+def aider_folders(store: Store) -> list[str]:
+    """The folders our history saw aider sessions run in."""
+    return sorted(
+        {str(r.cwd) for r in store.sessions() if r.agent == "aider" and r.cwd is not None}
+    )
 
 
 def _stretches(transitions: list[Transition], now: float) -> list[Stretch]:

@@ -1,4 +1,4 @@
-"""One report from start to end: find and summarise the transcripts (through the cache), read
+"""One report from start to end: find and summarise every agent's files (through the cache), read
 our history, keep the sessions asked for, and compute the figures.
 
 This is what the command line and the dashboard call; both then render the :class:`Report`.
@@ -14,10 +14,11 @@ from pathlib import Path
 from orchestrator.errors import OrchestratorError
 from orchestrator.report import prices as price_table
 from orchestrator.report.analysis import Report, analyse, local, timezone_name
-from orchestrator.report.attention import read_history
-from orchestrator.report.cache import default_claude_dirs, scan
+from orchestrator.report.attention import aider_folders, read_history
+from orchestrator.report.cache import scan
 from orchestrator.report.projects import Projects
 from orchestrator.report.sessions import Filters, build_sessions, overlaps
+from orchestrator.report.sources import AGENTS, Folders, default_folders
 from orchestrator.store.db import Store
 
 
@@ -27,6 +28,14 @@ class Request:
 
     claude_dirs: list[Path] = field(default_factory=list)
     """Claude config folders besides the default one."""
+    codex_homes: list[Path] = field(default_factory=list)
+    """Codex homes besides ``$CODEX_HOME`` or ``~/.codex``."""
+    gemini_dirs: list[Path] = field(default_factory=list)
+    """Gemini CLI ``.gemini`` folders besides the default one."""
+    aider_dirs: list[Path] = field(default_factory=list)
+    """Folders with an aider chat history, besides those our history saw aider run in."""
+    agent: str | None = None
+    """Keep sessions of this agent only."""
     since: str | None = None
     """Keep sessions that start at or after this date or time (local)."""
     until: str | None = None
@@ -72,15 +81,20 @@ def make_report(request: Request, store: Store, *, now: float | None = None) -> 
             f"--until {request.until} is not after --since {request.since}",
             hint="give a window whose end comes after its start",
         )
+    if request.agent is not None and request.agent not in AGENTS:
+        raise OrchestratorError(
+            f"--agent {request.agent}: the report reads no files of this agent",
+            hint=f"give one of {', '.join(AGENTS)}",
+        )
     prices = price_table.load(request.prices)
-    dirs = [*default_claude_dirs(), *(Path(d).expanduser() for d in request.claude_dirs)]
-    scanned = scan(dirs, store, workers=request.workers)
+    folders = _folders(request, store)
+    scanned = scan(folders, store, workers=request.workers)
     facts = read_history(store, now)
     projects = Projects()
     project = None
     if request.project is not None:
         project = projects.of(str(Path(request.project).expanduser().absolute()))
-    filters = Filters(since, until, project, request.fleet)
+    filters = Filters(since, until, project, request.fleet, request.agent)
     everything = build_sessions(scanned.summaries, facts, projects)
     kept = [s for s in everything if filters.keep(s)]
     found = overlaps(kept)
@@ -102,7 +116,10 @@ def make_report(request: Request, store: Store, *, now: float | None = None) -> 
         skipped_files=len(scanned.failed),
     )
     report.data["sources"] = {
-        "claude_dirs": [str(d) for d in dirs],
+        "claude_dirs": [str(d) for d in folders.claude],
+        "codex_homes": [str(d) for d in folders.codex],
+        "gemini_dirs": [str(d) for d in folders.gemini],
+        "aider_dirs": [str(d) for d in folders.aider],
         "transcripts": len(scanned.summaries) + len(scanned.failed),
         "read": scanned.read,
         "cached": scanned.cached,
@@ -117,3 +134,16 @@ def make_report(request: Request, store: Store, *, now: float | None = None) -> 
     ]
     report.warnings[:0] = file_warnings
     return report
+
+
+def _folders(request: Request, store: Store) -> Folders:
+    def given(paths: list[Path]) -> list[Path]:
+        return [Path(p).expanduser() for p in paths]
+
+    found = default_folders([Path(p) for p in aider_folders(store)])
+    return Folders(
+        claude=[*found.claude, *given(request.claude_dirs)],
+        codex=[*found.codex, *given(request.codex_homes)],
+        gemini=[*found.gemini, *given(request.gemini_dirs)],
+        aider=[*found.aider, *given(request.aider_dirs)],
+    )

@@ -69,15 +69,21 @@ def _when(data: dict[str, Any]) -> list[str]:
 
 def _outcomes(data: dict[str, Any]) -> list[str]:
     rows = []
+    unknown = 0
     for kind in ("parallel", "single"):
-        done, aborted = data["outcomes"][kind]["completed"], data["outcomes"][kind]["aborted"]
+        counts = data["outcomes"][kind]
+        done, aborted = counts["completed"], counts["aborted"]
+        unknown += counts.get("unknown", 0)
         rows.append(
             (kind.title(), str(done), str(aborted), str(done + aborted), pct(done, done + aborted))
         )
-    return [
+    lines = [
         "Outcomes",
         table(("Session type", "Completed", "Aborted", "Total", "Success rate"), rows),
     ]
+    if unknown:
+        lines.append(f"  Not counted: {unknown} session(s) whose agent records no outcome (aider)")
+    return lines
 
 
 def _productivity(data: dict[str, Any]) -> list[str]:
@@ -89,13 +95,52 @@ def _productivity(data: dict[str, Any]) -> list[str]:
         ("Lines per hour", _num(p["lines_per_hour"]), _num(s["lines_per_hour"])),
     ]
     keys = ("mean_hours", "mean_lines_changed", "mean_messages", "lines_per_hour")
-    return [
+    if not p.get("sessions_with_lines", 1) and not s.get("sessions_with_lines", 1):
+        rows[1] = (rows[1][0], "-", "-")
+        rows[3] = (rows[3][0], "-", "-")
+    lines = [
         "Productivity",
         table(
             ("Metric", "Parallel", "Single", "Ratio"),
             [(*row, _ratio(p[k], s[k])) for row, k in zip(rows, keys, strict=True)],
         ),
     ]
+    total = data["sessions"]["total"]
+    with_lines = p.get("sessions_with_lines", 0) + s.get("sessions_with_lines", 0)
+    if with_lines < total:
+        lines.append(
+            f"  Lines changed: over the {with_lines} of {total} sessions whose agent records its"
+            " edits (Claude Code); Codex, Gemini CLI and aider sessions are left out of them"
+        )
+    return lines
+
+
+def _agents(data: dict[str, Any]) -> list[str]:
+    rows = []
+    notes: list[str] = []
+    for agent, a in data.get("by_agent", {}).items():
+        t = a["tokens"]
+        total = t["input"] + t["cache_creation"] + t["cache_read"] + t["output"]
+        tokens = f"{total:,}" if a["tokens_exact"] else f"~{total:,}"
+        o = a["outcomes"]
+        outcomes = "-" if o["unknown"] == a["sessions"] else f"{o['completed']}/{o['aborted']}"
+        lines = "-" if a["lines_changed"] is None else str(a["lines_changed"])
+        waits = f"{a['waits']}" if a["linked"] else "-"
+        rows.append(
+            (agent, str(a["sessions"]), _num(a["hours"], 2), str(a["prompts"]),
+             str(a["replies"]), tokens, outcomes, lines, waits)
+        )  # fmt: skip
+        if not a["tokens_exact"]:
+            notes.append(f"{agent}: tokens as the agent printed them, rounded (e.g. 2.3k)")
+        if lines == "-":
+            notes.append(f"{agent}: lines changed are not in its files")
+        if outcomes == "-":
+            notes.append(f"{agent}: its files record no turn end, so no outcome")
+        if not a["linked"]:
+            notes.append(f"{agent}: no session ran in one of our fleets, so no waits are known")
+    headers = ("Agent", "Sessions", "Hours", "Prompts", "Replies", "Tokens",
+               "Done/aborted", "Lines", "Waits")  # fmt: skip
+    return ["By agent", table(headers, rows), *(f"  - {note}" for note in notes)]
 
 
 def _overlaps(data: dict[str, Any]) -> list[str]:
@@ -170,12 +215,13 @@ def render(data: dict[str, Any]) -> str:
     w = data["window"]
     window = f"from {w['since'] or 'the first'} until {w['until'] or 'now'}"
     head = [
-        f"Claude Code sessions {window} (times in {w['timezone']})",
+        f"Agent sessions {window} (times in {w['timezone']})",
         f"  {s['total']} sessions: {s['parallel']} parallel ({pct(s['parallel'], s['total'])}), "
         f"{s['single']} single",
     ]
     if s["total"] == 0:
         return "\n".join([*head, "  no sessions in this window"])
-    sections = [head, _when(data), _outcomes(data), _productivity(data), _overlaps(data)]
+    sections = [head, _agents(data), _when(data), _outcomes(data), _productivity(data)]
+    sections.append(_overlaps(data))
     sections += [_tokens(data), _attention(data)]
     return "\n\n".join("\n".join(lines) for lines in sections)

@@ -1,5 +1,5 @@
-"""From transcript summaries to the report's sessions: their project, their fleet session, their
-waits and states from our history, the filters, and which ran in parallel.
+"""From session summaries (of every agent) to the report's sessions: their project, their fleet
+session, their waits and states from our history, the filters, and which ran in parallel.
 
 Overlaps are found by a sweep over the sessions sorted by start: each session is compared only
 with those that start before it ends, so a report over thousands of sessions that rarely overlap
@@ -70,6 +70,8 @@ class Filters:
     """Keep sessions of this project (already resolved like a session's)."""
     fleet: str | None = None
     """Keep conversations our history links to this fleet."""
+    agent: str | None = None
+    """Keep sessions of this agent."""
 
     def keep(self, session: Session) -> bool:
         """Whether ``session`` is in the report."""
@@ -78,6 +80,8 @@ class Filters:
         if self.until is not None and session.start >= self.until:
             return False
         if self.project is not None and session.project != self.project:
+            return False
+        if self.agent is not None and session.summary.agent != self.agent:
             return False
         return self.fleet is None or (session.link is not None and session.link.fleet == self.fleet)
 
@@ -91,7 +95,10 @@ def build_sessions(
         if summary.start is None or summary.end is None:
             continue
         session = Session(summary, summary.start, summary.end, projects.of(summary.cwd))
-        session.link = facts.link_of(summary.session_id, summary.path)
+        if summary.agent == "aider":
+            session.link = facts.folder_link(summary.cwd, summary.start)
+        else:
+            session.link = facts.link_of(summary.session_id, summary.path)
         sessions.append(session)
     sessions.sort(key=lambda s: (s.start, s.summary.path))
     by_fleet_session: dict[tuple[str, str], list[Session]] = {}

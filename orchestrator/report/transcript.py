@@ -94,7 +94,9 @@ class Summary:
     path: str
     """The transcript file."""
     session_id: str
-    """Claude Code's session id: the file's name without ``.jsonl``."""
+    """The agent's session id (Claude Code's: the file's name without ``.jsonl``)."""
+    agent: str = "claude"
+    """Which agent wrote the file: ``claude``, ``codex``, ``gemini`` or ``aider``."""
     start: float | None = None
     """Earliest ``timestamp`` of a user or assistant record (epoch seconds); None if it has none."""
     end: float | None = None
@@ -105,12 +107,16 @@ class Summary:
     """The user's prompts: user records that are no tool result, not meta, no interruption."""
     replies: int = 0
     """Distinct assistant ``message.id`` values."""
-    lines_changed: int = 0
-    """Lines added plus removed by edits whose result was not an error."""
-    completed: bool = False
-    """The last reply ended with ``end_turn`` and no interruption marker followed it."""
+    lines_changed: int | None = 0
+    """Lines added plus removed by edits whose result was not an error; None when the agent's
+    files do not record its edits in a form the report reads."""
+    completed: bool | None = False
+    """The last reply ended the turn (Claude: ``end_turn``) and no interruption followed it;
+    None when the agent's files cannot tell."""
     tokens: dict[str, list[int]] = field(default_factory=dict)
     """Per model, the tokens of its replies: input, cache creation, cache read, output."""
+    tokens_exact: bool = True
+    """False when the file holds rounded figures (aider prints ``2.3k``)."""
     skipped_lines: int = 0
     """Lines not read: malformed, cut short, not an object, or of an unknown record type."""
     error: str | None = None
@@ -132,7 +138,8 @@ class Summary:
         return cls(**raw)
 
 
-def _timestamp(value: object) -> float | None:
+def parse_timestamp(value: object) -> float | None:
+    """An ISO 8601 time as epoch seconds; None for anything else."""
     if not isinstance(value, str):
         return None
     try:
@@ -206,7 +213,7 @@ class _Reader:
         return True
 
     def _stamp(self, rec: dict[str, Any]) -> None:
-        at = _timestamp(rec.get("timestamp"))
+        at = parse_timestamp(rec.get("timestamp"))
         if at is None:
             return
         s = self.summary
@@ -275,7 +282,7 @@ class _Reader:
     def _result(self, block: dict[str, Any]) -> None:
         lines = self.pending_edits.pop(str(block.get("tool_use_id")), None)
         if lines is not None and not block.get("is_error"):
-            self.summary.lines_changed += lines
+            self.summary.lines_changed = (self.summary.lines_changed or 0) + lines
 
     def finish(self) -> None:
         s = self.summary
