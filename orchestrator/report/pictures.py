@@ -40,7 +40,9 @@ def _label(entry: dict[str, Any]) -> str:
     if entry.get("fleet"):
         return f"{entry['fleet']}/{entry['name']}"[:18]
     project = str(entry.get("project") or "").rstrip("/").rsplit("/", 1)[-1]
-    return f"{project[:9]}:{entry['session_id'][:8]}"
+    agent = entry.get("agent", "claude")
+    # Claude's sessions by their id; another agent's by its name (aider's has no id).
+    return f"{project[:9]}:{entry['session_id'][:8] if agent == 'claude' else agent}"
 
 
 def draw_timeline(plt: Any, report: Report, *, rows: int = TIMELINE_ROWS) -> bool:

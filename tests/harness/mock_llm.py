@@ -48,6 +48,8 @@ class Text:
     chunk_chars: int = 12
     first_delay: float = 0.0
     """Seconds before the first chunk."""
+    usage: tuple[int, int] = (100, 20)
+    """The input and output tokens the server reports for this reply."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Shell:
 
     command: str
     text: str = "I'll run it."
+    usage: tuple[int, int] = (100, 20)
+    """The input and output tokens the server reports for this reply."""
 
 
 Reply = Text | Shell
@@ -330,11 +334,11 @@ def _responses_events(reply: Reply, body: dict[str, Any]) -> Iterator[tuple[str 
                 "id": response_id,
                 "model": model,
                 "usage": {
-                    "input_tokens": 100,
+                    "input_tokens": reply.usage[0],
                     "input_tokens_details": {"cached_tokens": 0},
-                    "output_tokens": 20,
+                    "output_tokens": reply.usage[1],
                     "output_tokens_details": {"reasoning_tokens": 0},
-                    "total_tokens": 120,
+                    "total_tokens": sum(reply.usage),
                 },
             },
         },
@@ -367,9 +371,15 @@ def _chat_events(reply: Reply, body: dict[str, Any]) -> Iterator[tuple[str | Non
     for event, piece in _paced(_aider_text(reply)):
         yield (event, piece) if event == "_sleep" else (None, chunk({"content": piece}))
     last = chunk({}, "stop")
-    last["usage"] = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+    last["usage"] = _chat_usage(reply)
     yield None, last
     yield None, "[DONE]"
+
+
+def _chat_usage(reply: Reply) -> dict[str, int]:
+    prompt, completion = reply.usage
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}  # fmt: skip
 
 
 def _chat_whole(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
@@ -385,21 +395,23 @@ def _chat_whole(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
                 "finish_reason": "stop",
             }
         ],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        "usage": _chat_usage(reply),
     }
 
 
 # -- Gemini -------------------------------------------------------------------------------------
 
 
-def _gemini_chunk(parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
+def _gemini_chunk(
+    parts: list[dict[str, Any]], finish: str | None = None, usage: tuple[int, int] = (100, 20)
+) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
     if finish:
         candidate["finishReason"] = finish
     return {
         "candidates": [candidate],
-        "usageMetadata": {"promptTokenCount": 100, "candidatesTokenCount": 20,
-                          "totalTokenCount": 120},
+        "usageMetadata": {"promptTokenCount": usage[0], "candidatesTokenCount": usage[1],
+                          "totalTokenCount": sum(usage)},
     }  # fmt: skip
 
 
@@ -407,8 +419,8 @@ def _gemini_events(reply: Reply) -> Iterator[tuple[str | None, Any]]:
     if isinstance(reply, Shell):
         call = {"name": "run_shell_command",
                 "args": {"command": reply.command, "description": reply.text}}  # fmt: skip
-        yield None, _gemini_chunk([{"text": reply.text}])
-        yield None, _gemini_chunk([{"functionCall": call}], "STOP")
+        yield None, _gemini_chunk([{"text": reply.text}], usage=reply.usage)
+        yield None, _gemini_chunk([{"functionCall": call}], "STOP", reply.usage)
         return
     pieces = list(_paced(reply))
     last = max(i for i, (event, _) in enumerate(pieces) if event is None)
@@ -416,7 +428,10 @@ def _gemini_events(reply: Reply) -> Iterator[tuple[str | None, Any]]:
         if event == "_sleep":
             yield event, piece
         else:
-            yield None, _gemini_chunk([{"text": piece}], "STOP" if index == last else None)
+            yield (
+                None,
+                _gemini_chunk([{"text": piece}], "STOP" if index == last else None, reply.usage),
+            )
 
 
 def _gemini_whole(text: str) -> dict[str, Any]:
