@@ -91,7 +91,9 @@ def run_report(
     """Run the command; its wall time, CPU time (s, command plus workers), peak memory (MB,
     command plus workers) and JSON."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(empty)}
+    # Every agent's default folder empty: only the generated corpus is read, never this machine's.
+    env = {**os.environ, "CLAUDE_CONFIG_DIR": str(empty), "CODEX_HOME": str(empty),
+           "GEMINI_CLI_HOME": str(empty)}  # fmt: skip
     command = [sys.executable, "-m", "orchestrator", "--db", str(db), "report", "--json"]
     out_path = db.with_name("report.json")
     start = time.perf_counter()

@@ -30,9 +30,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from orchestrator.report.transcript import Summary, parse_timestamp
+from orchestrator.report.transcript import Summary, json_records, parse_timestamp
 
 PARSER_VERSION = 1
 """Bumped whenever :func:`summarise` would read a chat file differently."""
@@ -137,19 +135,8 @@ def summarise(path: Path) -> Summary:
     summary = Summary(path=str(path), session_id=path.stem, agent="gemini", lines_changed=None)
     reader = _Reader(summary)
     try:
-        with path.open("rb", buffering=1 << 16) as f:
-            for line in f:
-                if len(line) < 3 and not line.strip():
-                    continue
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    summary.skipped_lines += 1
-                    continue
-                if isinstance(rec, dict):
-                    reader.record(rec)
-                else:
-                    summary.skipped_lines += 1
+        for rec in json_records(path, summary):
+            reader.record(rec)
     except OSError as exc:
         return Summary(str(path), path.stem, agent="gemini", error=exc.strerror or str(exc))
     reader.finish()

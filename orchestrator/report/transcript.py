@@ -21,7 +21,7 @@ What counts is written in the README's "Report" section; the rules, briefly:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -294,6 +294,24 @@ class _Reader:
             total = s.tokens.setdefault(model, [0, 0, 0, 0])
             for i, value in enumerate(counts):
                 total[i] += value
+
+
+def json_records(path: Path, summary: Summary) -> Iterator[dict[str, Any]]:
+    """Each JSON object of a JSON-lines file, streamed; a line that is not one (malformed, cut
+    short, not an object) is counted in ``summary.skipped_lines``. Raises OSError."""
+    with path.open("rb", buffering=1 << 16) as f:
+        for line in f:
+            if len(line) < 3 and not line.strip():  # strip() would copy every long line
+                continue
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                summary.skipped_lines += 1
+                continue
+            if isinstance(rec, dict):
+                yield rec
+            else:
+                summary.skipped_lines += 1
 
 
 def summarise(path: Path) -> Summary:

@@ -32,7 +32,7 @@ KEYS: tuple[tuple[str, str, str, str], ...] = (
     ("x", "end", "End", "end the selected session (asks first)"),
     ("a", "add_session", "Add", "add a session to the fleet (as `orchestrator new`)"),
     ("s", "toggle_sort", "Sort", "sessions awaiting input first, or in pane order"),
-    ("R", "report", "Report", "how your Claude sessions went: tables, timeline, heat map"),
+    ("R", "report", "Report", "how your agent sessions went: tables, timeline, heat map"),
     ("question_mark", "help", "Help", "this screen"),
     ("q", "quit", "Quit", "quit the dashboard (the fleet runs on)"),
 )

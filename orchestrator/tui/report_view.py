@@ -4,7 +4,7 @@ Opened with the report key from the dashboard. The report is made in a worker th
 transcripts can take seconds the first time; the cache makes later ones quick) with its own
 history store, reading on that one thread (see ``_make``), then shown: the tables as text, the
 timeline and the heat map drawn by ``textual_plotext`` with the same drawing code as the
-terminal's pictures. ``f`` switches between every Claude session and only this fleet's; ``r``
+terminal's pictures. ``f`` switches between every agent session and only this fleet's; ``r``
 makes the report again.
 """
 
@@ -84,7 +84,7 @@ class ReportScreen(Screen[None]):
 
     def action_refresh(self) -> None:
         """Make the report again, in a worker."""
-        scope = f"fleet {self.fleet}" if self.fleet_only else "every Claude session"
+        scope = f"fleet {self.fleet}" if self.fleet_only else "every agent session"
         self.query_one("#report-title", Static).update(f"report ({scope}): reading transcripts...")
         self._make(self.fleet if self.fleet_only else None)
 
@@ -110,7 +110,7 @@ class ReportScreen(Screen[None]):
     def show(self, report: Report) -> None:
         """Put a finished report on screen."""
         self.report = report
-        scope = f"fleet {self.fleet}" if self.fleet_only else "every Claude session"
+        scope = f"fleet {self.fleet}" if self.fleet_only else "every agent session"
         data = report.data
         title = f"report ({scope}): {data['sessions']['total']} sessions"
         if report.warnings:
