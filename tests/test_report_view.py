@@ -86,3 +86,35 @@ async def test_report_key_opens_the_report_with_tables_and_pictures(
         assert screen.report.data["list"][0]["session_id"] == claude_dir[0]
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ReportScreen))
+
+
+async def test_a_fleet_host_that_cannot_be_reached_is_named_missing_in_the_report_view(
+    claude_dir: list[str],
+) -> None:
+    import json
+    import socket
+
+    from orchestrator.runtime import fleet_dir
+
+    with socket.socket() as probe:  # a port nobody listens on: ssh is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = fleet_dir(FakeBackend().fleet)
+    folder.mkdir(parents=True, exist_ok=True)
+    host: dict[str, object] = {
+        "host": "nobody@127.0.0.1",
+        "ssh": ["-F", "/dev/null", "-p", str(port)],
+    }
+    host |= {"socket": None, "program": "orchestrator", "sessions": [{"name": "far-1"}]}
+    (folder / "hosts.json").write_text(json.dumps([host]))
+    app = Dashboard(FakeBackend([]), live=False)
+    async with app.run_test(size=(140, 50)) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, ReportScreen))
+        screen = app.screen
+        assert isinstance(screen, ReportScreen)
+        await until(pilot, lambda: screen.report is not None, timeout=30)
+        title = str(screen.query_one("#report-title", Static).render())
+        assert "MISSING 1 host(s)" in title
+        tables = str(screen.query_one("#tables", Static).render())
+        assert "MISSING from this report: host nobody@127.0.0.1" in tables

@@ -5,7 +5,8 @@ transcripts can take seconds the first time; the cache makes later ones quick) w
 history store, reading on that one thread (see ``_make``), then shown: the tables as text, the
 timeline and the heat map drawn by ``textual_plotext`` with the same drawing code as the
 terminal's pictures. ``f`` switches between every agent session and only this fleet's; ``r``
-makes the report again.
+makes the report again. Fleets with sessions on other hosts add each host's part, asked for in
+the same worker (a host that cannot be reached is named as missing in the title and the tables).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -22,6 +24,7 @@ from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
 from orchestrator.errors import OrchestratorError
+from orchestrator.remote import report as remote
 from orchestrator.report.analysis import Report
 from orchestrator.report.build import Request, make_report
 from orchestrator.report.pictures import (
@@ -95,6 +98,7 @@ class ReportScreen(Screen[None]):
         try:
             with Store(check=False) as store:
                 report = make_report(Request(fleet=fleet, workers=1), store)
+            remote.merge(report.data, remote.ask(fleet, None, None))
         except OrchestratorError as exc:
             self.app.call_from_thread(self._failed, str(exc))
             return
@@ -113,10 +117,16 @@ class ReportScreen(Screen[None]):
         scope = f"fleet {self.fleet}" if self.fleet_only else "every agent session"
         data = report.data
         title = f"report ({scope}): {data['sessions']['total']} sessions"
+        if data.get("hosts"):
+            title += f", {len(data['hosts'])} host part(s)"
+        if data.get("missing"):
+            title += f", MISSING {len(data['missing'])} host(s)"
         if report.warnings:
             title += f", {len(report.warnings)} warning(s) (see `orchestrator report`)"
         self.query_one("#report-title", Static).update(title)
-        self.query_one("#tables", Static).update(render(data))
+        hosts = remote.render(data)
+        tables = render(data) + (f"\n\n{hosts}" if hosts else "")
+        self.query_one("#tables", Static).update(Text(tables))
         rows = min(TIMELINE_ROWS, len(report.sessions))
         for widget_id, draw, height in (
             ("#timeline", draw_timeline, rows + TIMELINE_FRAME),
