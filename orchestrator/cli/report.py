@@ -94,7 +94,7 @@ def _report(args: argparse.Namespace) -> int:
         report = make_report(request, store)
     from orchestrator.remote import report as remote
 
-    missing = remote.merge(report.data, remote.ask(args.fleet, args.since, args.until))
+    missing = remote.merge(report.data, remote.ask(args.fleet, args.since, args.until, args.agent))
     for message in report.warnings:
         warn(f"warning: {message}")
     for message in missing:

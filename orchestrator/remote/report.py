@@ -35,18 +35,24 @@ class HostReport:
     error: str | None = None
 
 
-def ask(fleet: str | None, since: str | None, until: str | None) -> list[HostReport]:
-    """Each host's report of the fleets here that have hosts (only ``fleet`` when given)."""
+def ask(
+    fleet: str | None, since: str | None, until: str | None, agent: str | None = None
+) -> list[HostReport]:
+    """Each host's report of the fleets here that have hosts (only ``fleet`` when given), with
+    the same window and agent."""
     jobs = [(each, host) for each in fleets_with_hosts(fleet) for host in hosts_of(each)]
     if not jobs:
         return []
     with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        return list(pool.map(lambda job: _ask_one(job[0], job[1], since, until), jobs))
+        return list(pool.map(lambda job: _ask_one(job[0], job[1], since, until, agent), jobs))
 
 
-def _ask_one(fleet: str, host: Host, since: str | None, until: str | None) -> HostReport:
+def _ask_one(
+    fleet: str, host: Host, since: str | None, until: str | None, agent: str | None
+) -> HostReport:
     argv = ["report", "--json", "--no-pictures", "--fleet", fleet]
     argv += [*(["--since", since] if since else []), *(["--until", until] if until else [])]
+    argv += ["--agent", agent] if agent else []
     try:
         done = host.connection.run(host.command(*argv), timeout=REPORT_TIMEOUT)
     except SshFailed as exc:
