@@ -14,7 +14,7 @@ from orchestrator.fleet import worktrees as session_worktrees
 from orchestrator.fleet.commands import pane_spec, tag_pane
 from orchestrator.fleet.published import describe_state
 from orchestrator.fleet.up import up, wake_watcher
-from orchestrator.tmux.client import Tmux, tag
+from orchestrator.tmux.client import Tmux, respawning, tag
 from orchestrator.tmux.panes import PaneInfo, list_sessions
 
 EXIT_GRACE = 5.0
@@ -102,10 +102,15 @@ def restart_session(
             up(prepared.fleet, tmux, services=(), resume={name: resume_id} if resume_id else None)
             pane = next(p for p in list_sessions(tmux, fleet_name) if p.name == name)
         else:
+            respawn = ["respawn-pane", "-k", "-t", pane.pane_id, *options, *command]
             tmux.run(
-                ["respawn-pane", "-k", "-t", pane.pane_id, *options, *command],
-                *tag_pane(pane.pane_id, prepared.fleet, plan, resume_id),
-                *_starting(pane.pane_id),
+                *respawning(
+                    tmux,
+                    pane.pane_id,
+                    respawn,
+                    *tag_pane(pane.pane_id, prepared.fleet, plan, resume_id),
+                    *_starting(pane.pane_id),
+                )
             )
             wake_watcher(tmux, fleet_name)
     except BaseException:

@@ -17,7 +17,7 @@ from orchestrator.errors import NotFoundError, OrchestratorError
 from orchestrator.fleet import jump as local_jump
 from orchestrator.remote.fleet import Host, host_rows, hosts_of
 from orchestrator.remote.ssh import SshFailed
-from orchestrator.tmux.client import Tmux, tag
+from orchestrator.tmux.client import Tmux, respawning, tag
 from orchestrator.tmux.panes import list_sessions
 
 KIND = "remote"
@@ -53,7 +53,7 @@ def view_pane(tmux: Tmux, fleet: str, host: Host) -> str:
         return found[0]["pane_id"]
     if found:
         pane = found[0]["pane_id"]
-        tmux.run(["respawn-pane", "-k", "-t", pane, "--", *attach])
+        tmux.run(*respawning(tmux, pane, ["respawn-pane", "-k", "-t", pane, "--", *attach]))
         return pane
     where = ["-d", "-a", "-t", f"={fleet}:{{end}}", "-n", host.host]
     lines = tmux.run(["new-window", *where, "-P", "-F", "#{pane_id}", "--", *attach])

@@ -242,3 +242,19 @@ def _batches(commands: Sequence[TmuxCommand]) -> list[list[TmuxCommand]]:
 def tag(name: str) -> str:
     """The tmux user option name for one of our tags."""
     return TAG_PREFIX + name
+
+
+def respawning(tmux: Tmux, pane_id: str, *commands: TmuxCommand) -> list[TmuxCommand]:
+    """``commands`` (a ``respawn-pane`` of ``pane_id`` and what goes with it) with each
+    control-mode client's output of the pane turned off before and on again after, in one call.
+
+    tmux (3.3a to 3.6a at least, tmux/tmux#5499) keeps a control client's read offset into a
+    pane's output across ``respawn-pane``; when the client (the watcher's) has not read all of
+    it yet, the server reads past the new process's output and dies with every session. Turning
+    the pane's output off for the client sets its offset aside, and on again resets it to the
+    new process's (``refresh-client -A``)."""
+    rows = tmux.run(["list-clients", "-F", "#{client_control_mode} #{client_name}"], check=False)
+    names = [row.split(" ", 1)[1] for row in rows if row.startswith("1 ")]
+    off = [["refresh-client", "-t", name, "-A", f"{pane_id}:off"] for name in names]
+    on = [["refresh-client", "-t", name, "-A", f"{pane_id}:on"] for name in names]
+    return [*off, *commands, *on]
