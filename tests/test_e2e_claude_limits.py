@@ -5,7 +5,8 @@ the real Claude Code in a fleet, each session with its own scripted API on 127.0
 - ``sub-1`` is logged in as a claude.ai subscriber (a fake OAuth token: Claude Code then sends
   ``Authorization: Bearer`` to the scripted API and reads its unified rate-limit headers). A 429
   with ``anthropic-ratelimit-unified-status: rejected`` and a reset time shows "You've hit your
-  session limit · resets 12:25am (UTC)" and a menu: ``error``, with the reset time in the reason.
+  session limit · resets 12:25am (UTC)" and a menu: ``error``, "session limit until 12:25am
+  (UTC)".
 - ``edits-2`` starts in accept-edits mode (the layout's ``permission_mode``), whose footer
   ("⏵⏵ accept edits on") replaces "? for shortcuts": idle, working, idle; a command still asks.
 
@@ -36,8 +37,9 @@ from tests.test_e2e_claude_hard import LATENCIES, HardFleet
 pytestmark = pytest.mark.claude
 
 SESSIONS = ("sub-1", "edits-2")
-RESETS = re.compile(r"You've hit your session limit · resets \d{1,2}(?::\d\d)?[ap]m")
-"""The reason of a subscriber's usage limit: Claude's own line, reset time included."""
+RESETS = re.compile(r"^session limit until \d{1,2}(?::\d\d)?[ap]m \([^)]+\)$")
+"""The reason of a subscriber's usage limit, from "You've hit your session limit · resets 12:25am
+(UTC)" (the StopFailure hook's message or the screen's line), reset time included."""
 MODE_FOOTER = "accept edits on"
 
 

@@ -227,6 +227,31 @@ def test_partial_last_line_waits(files: hooks.HookFiles) -> None:
         ),
         ("StopFailure", {"error": "rate_limit"}, (State.ERROR, "rate limit")),
         (
+            "StopFailure",  # a subscriber's usage limit (a claude.ai login): the reset time stays
+            {
+                "error": "rate_limit",
+                "last_assistant_message": "You've hit your session limit · resets 12:06am (UTC)",
+            },
+            (State.ERROR, "session limit until 12:06am (UTC)"),
+        ),
+        (
+            "StopFailure",
+            {
+                "error": "rate_limit",
+                "last_assistant_message": "You've hit your weekly limit · resets Dec 5, 3pm (UTC)",
+            },
+            (State.ERROR, "weekly limit until Dec 5, 3pm (UTC)"),
+        ),
+        (
+            "StopFailure",
+            {
+                "error": "rate_limit",
+                "last_assistant_message": "You've hit your monthly spend limit · raise it at "
+                "claude.ai/settings/usage",
+            },
+            (State.ERROR, "monthly spend limit reached · raise it at claude.ai/settings/usage"),
+        ),
+        (
             "Elicitation",
             {"mcp_server_name": "deployer", "message": "Which environment?"},
             (State.AWAITING_INPUT, "MCP deployer asks: Which environment?"),

@@ -57,8 +57,8 @@ EXPECTED: list[tuple[str, State | None, str]] = [
     ("mcp-permission", State.AWAITING_INPUT, "permission"),
     ("mcp-elicitation", State.AWAITING_INPUT, "deploy|MCP|input"),
     # A subscriber's usage limit (a fake claude.ai login; 2.1 opens a menu, then the prompt)
-    ("usage-limit-resets", State.ERROR, r"You've hit your session limit · resets \d+:\d\d[ap]m"),
-    ("usage-limit-resets-idle", State.ERROR, r"You've hit your session limit · resets \d+:\d\d"),
+    ("usage-limit-resets", State.ERROR, r"^session limit until \d+:\d\d[ap]m \(UTC\)$"),
+    ("usage-limit-resets-idle", State.ERROR, r"^session limit until \d+:\d\d[ap]m"),
     # The permission modes' footers ("⏵⏵ accept edits on", "⏵⏵ bypass permissions on")
     ("accept-edits-idle", State.IDLE, r"at the prompt \(accept edits on\)"),
     ("accept-edits-working", State.WORKING, "…"),

@@ -163,6 +163,11 @@ ERROR_KINDS = {
 """StopFailure's ``error`` values (Claude Code 2.1.x), in words."""
 
 
+USAGE_LIMIT = re.compile(r"You.ve hit your ((?:\S+ )*?limit)(?: · resets (.*)|(.*))")
+"""A subscriber's usage limit as Claude words it: "You've hit your session limit · resets 12:25am
+(UTC)" reads "session limit until 12:25am (UTC)", short enough for the status columns."""
+
+
 def failure_reason(data: dict[str, Any]) -> str:
     """Why a turn ended on an error, from a StopFailure payload: the kind of error, then what
     Claude told the user (its last message carries the API's message or the limit's reset time)."""
@@ -170,6 +175,10 @@ def failure_reason(data: dict[str, Any]) -> str:
     words = ERROR_KINDS.get(kind, "API error" if kind == "unknown" else kind)
     detail = str(data.get("last_assistant_message") or data.get("error_details") or "")
     detail = detail.removeprefix("API Error: ").strip()
+    if limit := USAGE_LIMIT.match(detail):  # a subscriber's limit: keep the reset time in view
+        if limit[2]:
+            return short(f"{limit[1]} until {limit[2]}", 100)
+        return short(f"{limit[1]} reached{limit[3]}", 100)
     return short(f"{words}: {detail}" if detail else words, 100)
 
 
