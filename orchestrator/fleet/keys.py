@@ -9,7 +9,8 @@ prompt is never sent. And an agent that has only just started can drop the Enter
 (Claude Code, seen under load right after its SessionStart hook): Enter is pressed again while
 the agent's profile still sees the text unsent in its input box (for an agent whose screen says
 nothing of it: while the screen has not moved at all), for up to :data:`ENTER_PATIENCE` seconds.
-An Enter in an empty prompt box does nothing, so a prompt is never sent twice.
+An Enter in an empty prompt box does nothing, so a prompt is never sent twice. Once every
+prompt looks sent, one more look a second later catches a text the agent painted late.
 """
 
 from __future__ import annotations
@@ -69,12 +70,23 @@ def type_prompt(
         tmux.run(*enter_commands([pane.pane_id for pane in pending]))
         time.sleep(ENTER_CHECK)
         pending = [pane for pane in pending if _unsent(tmux, pane, text, before[pane.pane_id])]
+        if not pending:
+            # Look once more: on a loaded machine the agent may paint the pasted text only
+            # after the first look, the Enter before it having been dropped.
+            time.sleep(ENTER_CHECK)
+            pending = [pane for pane in panes if _still_unsent(tmux, pane, text)]
 
 
 def _unsent(tmux: Tmux, pane: PaneInfo, text: str, before: list[str]) -> bool:
     screen = _screen(tmux, pane.pane_id)
     said = profile_of(pane.agent, pane.fleet).prompt_pending(screen, text)
     return screen == before if said is None else said
+
+
+def _still_unsent(tmux: Tmux, pane: PaneInfo, text: str) -> bool:
+    return (
+        profile_of(pane.agent, pane.fleet).prompt_pending(_screen(tmux, pane.pane_id), text) is True
+    )
 
 
 def _screen(tmux: Tmux, pane: str) -> list[str]:
