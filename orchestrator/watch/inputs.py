@@ -15,12 +15,10 @@ moment a screen last changed, which the capture that follows can only see later.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import logging
 import os
 import queue
-import re
 import signal
 import subprocess
 import threading
@@ -30,7 +28,6 @@ from pathlib import Path
 import watchfiles
 
 from orchestrator.tmux.client import Tmux
-from orchestrator.watch.control import Blocks, ControlChannel
 from orchestrator.watch.inotify import InotifyUnavailableError, TreeWatcher
 
 log = logging.getLogger(__name__)
@@ -38,19 +35,6 @@ log = logging.getLogger(__name__)
 Event = tuple[str, str]
 """(kind, value): ``output`` (a pane id), ``hooks`` (a path), ``layout``, ``died``, ``exit``,
 ``stop`` (the last from :meth:`Watcher.stop`)."""
-
-
-OUTPUT = re.compile(rb"^%output (%[0-9]+) ", re.MULTILINE)
-"""A pane's output in the control client's stream: its pane id."""
-LAYOUT = re.compile(
-    rb"^%(?:window-add|window-close|unlinked-window-close|layout-change)\b", re.MULTILINE
-)
-"""Windows coming or going, panes rearranged: the pane set may have changed."""
-EXIT = re.compile(rb"^%exit\b", re.MULTILINE)
-READ_PAUSE = 0.02
-"""Seconds the control client's reader waits after each chunk it read."""
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-"""The control client is leaving (the session ended, or it was detached)."""
 
 
 class PushSources:
@@ -69,14 +53,11 @@ class PushSources:
         self.folder = folder
         self.events = events
         self.stop_event = stop_event
-        self.control: subprocess.Popen[bytes] | None = None
+        self.control: subprocess.Popen[str] | None = None
         self.output_at: dict[str, float] = {}
         """When each pane last printed, by pane id (written by the control client's thread)."""
         self._tree: TreeWatcher | None = None
         self._threads: list[threading.Thread] = []
-        self.blocks = Blocks()
-        self.channel = ControlChannel(tmux, None, self.blocks)
-        """Reading commands through the control client (tmux calls until it has started)."""
 
     def start(self) -> None:
         """Install the ``pane-died`` hook (one tmux call), start the control client and the file
@@ -117,58 +98,30 @@ class PushSources:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            bufsize=0,
+            text=True,
+            errors="replace",
             env=env,
             preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
-        self.channel = ControlChannel(self.tmux, self.control.stdin, self.blocks)
         thread = threading.Thread(target=self._read_control, name="tmux-control", daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def _read_control(self) -> None:
-        """Read the control client's stream a chunk at a time. With every session working it
-        carries thousands of ``%output`` lines a second: they are found with one regular
-        expression per chunk, never decoded, and a chunk gives one event per pane that
-        printed, not one per line. After a chunk it lets the next gather for
-        :data:`READ_PAUSE` (a round waits longer than that for output to coalesce anyway), so
-        busy panes cost tens of reads a second, not thousands."""
         assert self.control is not None and self.control.stdout is not None
-        fd = self.control.stdout.fileno()
-        with contextlib.suppress(OSError):  # room for what arrives during a pause (Linux)
-            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
-        rest = b""
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data = rest + chunk
-            cut = data.rfind(b"\n") + 1
-            data, rest = data[:cut], data[cut:]
-            if not data:
-                continue
-            if self.blocks.open or b"%begin " in data:
-                data = self._answers_out(data)
-            now = time.time()
-            for pane in dict.fromkeys(OUTPUT.findall(data)):
-                pane_id = pane.decode("ascii", "replace")
-                self.output_at[pane_id] = now
+        for line in self.control.stdout:
+            if line.startswith("%output "):
+                pane_id = line.split(" ", 2)[1]
+                self.output_at[pane_id] = time.time()
                 self.events.put(("output", pane_id))
-            if LAYOUT.search(data):
+            elif line.startswith(
+                ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
+            ):
                 self.events.put(("layout", ""))
-            if EXIT.search(data):
+            elif line.startswith("%exit"):
+                self.events.put(("exit", ""))
                 break
-            if not self.blocks.awaited.is_set():
-                self.blocks.awaited.wait(READ_PAUSE)
         self.events.put(("exit", ""))
-
-    def _answers_out(self, data: bytes) -> bytes:
-        """Hand the lines of command answers to :attr:`blocks`; the notifications left."""
-        notes = [line for line in data.split(b"\n")[:-1] if not self.blocks.feed(line)]
-        return b"".join(line + b"\n" for line in notes)
 
     def _stop_control_client(self) -> None:
         control = self.control

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from orchestrator.tmux.client import Tmux
 
-STATUS_WAIT = 1.0
+STATUS_WAIT = 0.3
 """Seconds a dead pane may lack its exit status before tmux is nudged; until then the panes are
 listed again every 0.1 s (tmux is about to know)."""
 STATUS_NUDGE_MAX = 60.0

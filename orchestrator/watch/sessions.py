@@ -20,8 +20,8 @@ from orchestrator.detect import hooks
 from orchestrator.detect.model import Source, State, Verdict
 from orchestrator.detect.process import ProcessTable, process_environ
 from orchestrator.detect.reconcile import ProcessFacts, SessionTracker
+from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import PaneInfo
-from orchestrator.watch.control import ControlChannel
 from orchestrator.watch.model import RecordedState, SessionState
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def process_pass(processes: ProcessTable, sessions: Iterable[Watched]) -> bool:
     return gone
 
 
-def capture(tmux: ControlChannel, due: list[Watched], now: float) -> bool:
+def capture(tmux: Tmux, due: list[Watched], now: float) -> bool:
     """Read the screens of ``due`` in one chained tmux call and show them to their trackers.
     True when one of them turned out dead while the last listing had it alive."""
     commands: list[list[str]] = []
@@ -204,7 +204,7 @@ def capture(tmux: ControlChannel, due: list[Watched], now: float) -> bool:
         mark = f"{CAPTURE_MARK}{pane_id} #{{pane_dead}}"
         commands.append(["display-message", "-p", "-t", pane_id, mark])
         commands.append(["capture-pane", "-p", "-t", pane_id])
-    lines = tmux.run(*commands)
+    lines = tmux.run(*commands, check=False)
     screens: dict[str, list[str]] = {}
     dead: set[str] = set()
     current: list[str] | None = None

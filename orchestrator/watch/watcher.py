@@ -314,11 +314,9 @@ class Watcher:
         self._relist_at = None
         self._last_list = now
         self.tmux_calls += 1
-        rows = self.inputs.channel.query(["list-panes", "-s", "-t", f"={self.fleet}:"], PANE_FIELDS)
-        if rows is None:
-            if not self.tmux.has_session(self.fleet):
-                return False
-            rows = []
+        if not self.tmux.has_session(self.fleet):
+            return False
+        rows = self.tmux.query(["list-panes", "-s", "-t", f"={self.fleet}:"], PANE_FIELDS)
         seen: set[str] = set()
         for row in rows:
             pane = PaneInfo.from_row(row)
@@ -371,7 +369,7 @@ class Watcher:
 
     def _capture(self, due: list[Watched], now: float) -> None:
         self.tmux_calls += 1
-        if capture(self.inputs.channel, due, now):
+        if capture(self.tmux, due, now):
             self._need_list = True  # a pane died that the listing had alive
 
 
