@@ -880,7 +880,13 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sessions", default="5,20,50", help="fleet sizes, comma-separated")
-    parser.add_argument("--window", type=float, default=8.0, help="seconds per CPU window")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=20.0,
+        help="seconds per CPU window (a multiple of the hidden dashboard's 10 s snapshot, so a "
+        "window holds the same number of snapshots in every run)",
+    )
     parser.add_argument(
         "--keys", type=int, default=100, help="sessions for the keystroke run (0: skip it)"
     )
