@@ -8,8 +8,12 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from orchestrator.tmux.client import Tmux
+
+if TYPE_CHECKING:
+    from orchestrator.remote.commands import Answer
 
 Handler = Callable[[argparse.Namespace], int]
 CommandFactory = Callable[[str, str, Handler], argparse.ArgumentParser]
@@ -32,6 +36,15 @@ def warn(message: str | None) -> None:
     """Print a warning (e.g. a corrupt history moved aside) to standard error, if there is one."""
     if message is not None:
         print(f"orchestrator: {message}", file=sys.stderr)
+
+
+def relay(*answers: Answer) -> int:
+    """Print what each host said (``on HOST: ...``; a failure's words to standard error);
+    return the first failing exit status, else 0."""
+    for answer in answers:
+        for line in answer.lines():
+            print(line, file=sys.stdout if answer.code == 0 else sys.stderr)
+    return next((a.code for a in answers if a.code != 0), 0)
 
 
 def fleet_argument(parser: argparse.ArgumentParser, *, positional: bool = False) -> None:

@@ -15,6 +15,7 @@ from orchestrator.cli.common import (
     fleet_argument,
     fleet_of,
     fleet_of_session,
+    relay,
     tmux_of,
     warn,
 )
@@ -216,11 +217,20 @@ def _base_command(args: argparse.Namespace, tmux: Tmux) -> str:
 
 
 def _restart(args: argparse.Namespace) -> int:
+    from orchestrator.remote import view
     from orchestrator.store import history
     from orchestrator.store.db import Store
 
     tmux = tmux_of(args)
-    name = fleet_of_session(tmux, args, args.name) or fleet_of(tmux, args)
+    local = fleet_of_session(tmux, args, args.name)
+    name = local or fleet_of(tmux, args)
+    if local is None and (host := view.host_of(name, args.name)) is not None:
+        from orchestrator.remote import commands
+
+        answer = commands.restart(
+            name, host, args.name, force=args.force, resume=not args.no_resume
+        )
+        return relay(answer)
     resume_id = None
     if not args.no_resume:
         with Store() as store:

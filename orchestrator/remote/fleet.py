@@ -139,7 +139,7 @@ def up(fleet: str, plans: Sequence[RemotePlan], programs: Sequence[str]) -> list
         )
         for plan, program in zip(plans, programs, strict=True)
     ]
-    _save(fleet, hosts)
+    save_hosts(fleet, _keep_added(hosts, hosts_of(fleet)))
     said: list[str] = []
     for plan, host in zip(plans, hosts, strict=True):
         connection = host.connection
@@ -182,7 +182,25 @@ def hosts_of(fleet: str) -> list[Host]:
     ]
 
 
-def _save(fleet: str, hosts: Sequence[Host]) -> None:
+def _keep_added(hosts: Sequence[Host], before: Sequence[Host]) -> list[Host]:
+    """``hosts`` with the sessions ``new`` added to them before (marked ``added``), which run on
+    there through a later ``up`` as such sessions do here."""
+    kept = []
+    for host in hosts:
+        names = {s["name"] for s in host.sessions}
+        added = [
+            s
+            for old in before
+            if old.host == host.host
+            for s in old.sessions
+            if s.get("added") and s["name"] not in names
+        ]
+        kept.append(Host(**{**host.__dict__, "sessions": (*host.sessions, *added)}))
+    return kept
+
+
+def save_hosts(fleet: str, hosts: Sequence[Host]) -> None:
+    """Write the fleet's record of its hosts (``hosts.json``), whole: a reader never sees half."""
     folder = ensure_private_dir(fleet_dir(fleet))
     data = [
         {
@@ -194,7 +212,9 @@ def _save(fleet: str, hosts: Sequence[Host]) -> None:
         }
         for h in hosts
     ]
-    (folder / "hosts.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+    part = folder / "hosts.json.part"
+    part.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    part.replace(folder / "hosts.json")
 
 
 def status_rows(fleets: Sequence[str]) -> list[dict[str, object]]:

@@ -44,6 +44,7 @@ from orchestrator.errors import NotFoundError
 from orchestrator.fleet import jump as jump_mod
 from orchestrator.fleet import published, restart
 from orchestrator.remote import actions as remote_actions
+from orchestrator.remote import commands as remote_commands
 from orchestrator.remote import view as remote_view
 from orchestrator.remote.poll import RemotePoller
 from orchestrator.runtime import fleet_dir
@@ -442,10 +443,16 @@ class TmuxBackend:
         last conversation (``--resume``)."""
         from orchestrator.store import history
 
+        if (host := remote_view.host_of(self.fleet, name)) is not None:
+            remote_commands.restart(self.fleet, host, name, force=False, resume=True).checked()
+            return
         restart.restart_session(self.tmux, self.fleet, name, history.resume_id(self.fleet, name))
 
     def end(self, name: str) -> None:
-        """Kill the session's pane."""
+        """Kill the session's pane (on a host: ``rm`` there, and the session forgotten here)."""
+        if (host := remote_view.host_of(self.fleet, name)) is not None:
+            remote_commands.remove(self.fleet, host, name).checked()
+            return
         self.tmux.run(["kill-pane", "-t", self._pane(name).pane_id])
 
 
