@@ -47,7 +47,7 @@ from orchestrator.tui.session_list import (
 MIN_REFRESH = 0.5
 """Seconds between two snapshots at the most: bursts of changes are coalesced (with every
 session working the watcher publishes several times a second)."""
-PREVIEW_EVERY = 0.5
+PREVIEW_EVERY = 1.0
 """Seconds between two captures of the selected pane while it works (only while someone sees
 the dashboard)."""
 PREVIEW_STILL_EVERY = 3.0

@@ -26,8 +26,11 @@ from orchestrator.watch.model import RecordedState, SessionState
 
 log = logging.getLogger(__name__)
 
-WORKING_RECAPTURE = 0.5
+WORKING_RECAPTURE = 0.75
 """Seconds between two reads of a pane that is already working on screen (its spinner moves)."""
+RECAPTURE_EARLY = 0.5
+"""How much earlier such a pane is read when a round reads other panes anyway: fifty working
+panes then share a few tmux calls a second instead of one each (one call reads any number)."""
 CAPTURE_MARK = "@@orc-capture@@ "
 ADOPT_SETTLE = 0.3
 """Seconds between the two screen reads that settle a re-adopted pane's state."""
@@ -79,6 +82,16 @@ class Watched:
         # A pane that shows a working marker redraws its spinner several times a second: read
         # it again at most every WORKING_RECAPTURE seconds (hooks still trigger a read at once).
         return not self.throttled or now - tracker.screen_seen >= WORKING_RECAPTURE
+
+    def capture_along(self, now: float) -> bool:
+        """Whether to read it in a round that reads other panes anyway: a working pane that
+        printed and will be due within :data:`RECAPTURE_EARLY` seconds."""
+        return (
+            not self.pane.dead
+            and self.dirty
+            and self.throttled
+            and now - self.tracker.screen_seen >= WORKING_RECAPTURE - RECAPTURE_EARLY
+        )
 
     @property
     def throttled(self) -> bool:

@@ -196,6 +196,9 @@ class Watcher:
         heard = self._read_hooks()
         due = [w for w in self.sessions.values() if w.capture_due(now)]
         if due:
+            chosen = {id(w) for w in due}
+            along = [w for w in self.sessions.values() if w.capture_along(now)]
+            due += [w for w in along if id(w) not in chosen]
             self._capture(due, time.time())
         timed = {n for n, w in self.sessions.items() if w.deadline and w.deadline <= now}
         touched = None if need_list or process else heard | timed | {w.pane.name for w in due}
