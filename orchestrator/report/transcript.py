@@ -319,17 +319,9 @@ def summarise(path: Path) -> Summary:
     summary = Summary(path=str(path), session_id=path.stem)
     reader = _Reader(summary)
     try:
-        with path.open("rb", buffering=1 << 16) as f:
-            for line in f:
-                if len(line) < 3 and not line.strip():  # strip() would copy every long line
-                    continue
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    summary.skipped_lines += 1
-                    continue
-                if not isinstance(rec, dict) or not reader.record(rec):
-                    summary.skipped_lines += 1
+        for rec in json_records(path, summary):
+            if not reader.record(rec):
+                summary.skipped_lines += 1
     except OSError as exc:
         return Summary(path=str(path), session_id=path.stem, error=exc.strerror or str(exc))
     reader.finish()
