@@ -271,11 +271,15 @@ def _source(text: str) -> Source:
 
 def due_times(sessions: Iterable[Watched], now: float) -> list[float]:
     """When each session next needs a round with no new input: its verdict may change (kept on
-    the session as its ``deadline``: once passed, ``next_check`` no longer reports it), a working
+    the session as its ``deadline`` until a round serves it), a working
     pane that printed may be read again, a re-adopted pane is read a second time."""
     times: list[float] = []
     for watched in sessions:
-        watched.deadline = watched.tracker.next_check(now) or 0.0
+        if not watched.deadline or watched.deadline > now:
+            # A deadline that has passed stays until a round serves it (:func:`served`): a
+            # round that ran a moment before it must not lose it to ``next_check``, which no
+            # longer reports a time gone by (the pane would then wait for a full round).
+            watched.deadline = watched.tracker.next_check(now) or 0.0
         if watched.deadline:
             times.append(watched.deadline)
         if watched.dirty:
@@ -283,3 +287,14 @@ def due_times(sessions: Iterable[Watched], now: float) -> list[float]:
         if watched.settle_at:
             times.append(watched.settle_at)
     return times
+
+
+def served(sessions: Iterable[Watched], now: float) -> set[str]:
+    """The sessions whose deadline a round at ``now`` serves (their screens were read and they
+    are decided in it); their deadlines are cleared."""
+    names = set()
+    for watched in sessions:
+        if watched.deadline and watched.deadline <= now:
+            watched.deadline = 0.0
+            names.add(watched.pane.name)
+    return names

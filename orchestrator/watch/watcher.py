@@ -55,6 +55,7 @@ from orchestrator.watch.sessions import (
     due_times,
     process_pass,
     resized,
+    served,
     tail_offset,
 )
 
@@ -200,7 +201,7 @@ class Watcher:
             along = [w for w in self.sessions.values() if w.capture_along(now)]
             due += [w for w in along if id(w) not in chosen]
             self._capture(due, time.time())
-        timed = {n for n, w in self.sessions.items() if w.deadline and w.deadline <= now}
+        timed = served(self.sessions.values(), now)
         touched = None if need_list or process else heard | timed | {w.pane.name for w in due}
         if touched is not None and not touched:
             # Output from panes that are throttled and nothing else: no input, no decision.

@@ -1,0 +1,50 @@
+"""A session's deadline (its idle prompt becomes still) is served even when the round before it
+ran a moment too early: it must not wait for the next full round."""
+
+from __future__ import annotations
+
+from orchestrator.agents.catalog import profile_of
+from orchestrator.detect.model import State
+from orchestrator.detect.reconcile import STILL
+from orchestrator.tmux.panes import PaneInfo
+from orchestrator.watch.sessions import Watched, due_times, served
+
+IDLE_SCREEN = "\n".join(["─" * 80, "❯ ", "─" * 80, "  ? for shortcuts"])
+
+
+def watched_at_idle_prompt(drawn: float) -> Watched:
+    """A Claude pane whose idle prompt was drawn at ``drawn`` and read right after."""
+    pane = PaneInfo.from_row(
+        {"@orc_session": "dev", "@orc_agent": "claude", "pane_id": "%1", "pane_pid": "1"}
+    )
+    profile = profile_of("claude")
+    watched = Watched(pane=pane, agent=profile, tracker=profile.tracker(drawn - 60), reader=None)
+    watched.tracker.see_screen(IDLE_SCREEN, drawn + 0.1, printed=drawn)
+    assert watched.tracker.match is not None and watched.tracker.match.state == State.IDLE
+    watched.dirty = False
+    return watched
+
+
+def test_a_deadline_that_passes_between_rounds_is_kept_until_served() -> None:
+    drawn = 1000.0
+    watched = watched_at_idle_prompt(drawn)
+    assert due_times([watched], drawn + 0.2) == [drawn + STILL]
+    # A round runs just before the deadline: nothing is due for this pane yet.
+    assert not watched.capture_due(drawn + STILL - 0.01)
+    assert served([watched], drawn + STILL - 0.01) == set()
+    # The loop computes its next wake-up just after the deadline passed: it is still there,
+    # so the next round reads the pane again and decides it.
+    assert due_times([watched], drawn + STILL + 0.01) == [drawn + STILL]
+    assert watched.capture_due(drawn + STILL + 0.02)
+    assert served([watched], drawn + STILL + 0.02) == {"dev"}
+    # Served: the pane has no deadline left (its idle prompt is still).
+    assert due_times([watched], drawn + STILL + 0.03) == []
+    assert not watched.capture_due(drawn + STILL + 0.03)
+
+
+def test_a_deadline_still_ahead_follows_the_tracker() -> None:
+    watched = watched_at_idle_prompt(1000.0)
+    due_times([watched], 1000.2)
+    # The screen changed again (a new draw): the deadline moves with it.
+    watched.tracker.see_screen(IDLE_SCREEN + "\nmore", 1000.9, printed=1000.8)
+    assert due_times([watched], 1001.0) == [1000.8 + STILL]
