@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import libtmux
@@ -13,7 +14,7 @@ from orchestrator.fleet import up as fleet
 from orchestrator.layout import load as layout
 from orchestrator.subscribers import notify, notify_settings
 from orchestrator.subscribers.notify_settings import NotifySettings
-from orchestrator.tmux.client import Tmux
+from orchestrator.tmux.client import Tmux, TmuxCommand
 from orchestrator.tmux.panes import list_sessions
 from orchestrator.watch.model import SessionState, Transition
 
@@ -76,3 +77,37 @@ def test_notification_names_session_reason_and_preview(
     assert note.body.splitlines()[0] == "Bash: rm -rf build"
     assert "Do you want to proceed?" in note.body
     assert ran == [[sys.executable, "ntf/test-2 needs you"]]
+
+
+class CountingTmux(Tmux):
+    """A real tmux client that counts the tmux processes it starts."""
+
+    calls = 0
+
+    def _run_once(self, commands: Sequence[TmuxCommand], check: bool) -> list[str]:
+        self.calls += 1
+        return super()._run_once(commands, check)
+
+
+def test_changes_that_pile_up_share_one_look_at_clients_and_switch(
+    server: libtmux.Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many sessions changing at once (a fleet of 200 in lockstep) cost two tmux calls between
+    them when nothing is sent, not two each; a query is one tmux call, not two."""
+    source = tmp_path / "ntf.toml"
+    source.write_text(LAYOUT)
+    fleet.up(layout.load_fleet(str(source)), Tmux.from_server(server), services=())
+    tmux = CountingTmux(socket_name=server.socket_name)
+    tmux.run(["set-option", "-t", "=ntf:", notify_settings.SWITCH, "off"])
+    tmux.calls = 0
+    pane = list_sessions(Tmux.from_server(server), "ntf")[0]
+    notifier = notify.Notifier(tmux, "ntf", NotifySettings(), run=lambda _: None)
+    changes = []
+    for index in range(20):
+        state = SessionState(
+            "ntf", f"s{index}", "", "shell", pane.pane_id if index == 0 else f"%{900 + index}",
+            "", "awaiting_input", time.time(), "Bash: npm test", "screen",
+        )  # fmt: skip
+        changes.append((change("working", "awaiting_input"), state))
+    assert notifier.notify_all(changes) == []  # switched off
+    assert tmux.calls == 2

@@ -47,18 +47,31 @@ class Looks:
 
     def _drain(self) -> None:
         while True:
-            name, pane_id = self._queue.get()
+            ended = [self._queue.get()]
+            while True:
+                # Turns that ended meanwhile (many sessions at once) share one look.
+                try:
+                    ended.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self.look(name, pane_id)
+                self.look_all(ended)
             except Exception:
                 log.exception("noting a look failed")
 
     def look(self, name: str, pane_id: str) -> bool:
         """Note that ``name`` is seen now if its pane is on someone's screen; say whether."""
-        if pane_id not in jump.visible_panes(self.tmux):
-            return False
-        checkin.note_seen(self.folder, {name: time.time()})
-        return True
+        return bool(self.look_all([(name, pane_id)]))
+
+    def look_all(self, ended: list[tuple[str, str]]) -> set[str]:
+        """Note as seen now every session of ``ended`` (names and pane ids) whose pane is on
+        someone's screen (one tmux call); return their names."""
+        visible = jump.visible_panes(self.tmux)
+        seen = {name for name, pane_id in ended if pane_id in visible}
+        if seen:
+            now = time.time()
+            checkin.note_seen(self.folder, dict.fromkeys(seen, now))
+        return seen
 
 
 def subscribe(watcher: WatcherHandle) -> Looks:

@@ -121,12 +121,25 @@ class Notifier:
 
     def _drain(self) -> None:
         while True:
-            item = self._queue.get()
-            try:
+            items = [self._queue.get()]
+            while True:
+                # What piled up meanwhile (many sessions changing at once) shares its look at
+                # the clients and at the switch: two tmux calls, not two per notification.
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            changes: list[tuple[Transition, SessionState]] = []
+            for item in items:
                 if isinstance(item, SettingsError):
-                    self.tell_problem(item)
+                    try:
+                        self.tell_problem(item)
+                    except Exception:
+                        log.exception("telling a settings problem failed")
                 else:
-                    self.notify(*item)
+                    changes.append(item)
+            try:
+                self.notify_all(changes)
             except Exception:
                 log.exception("notification failed")
 
@@ -149,9 +162,20 @@ class Notifier:
     def notify(self, transition: Transition, state: SessionState) -> Note | None:
         """Send one notification now (unless the user is looking at the pane, or the fleet's
         latest ``up`` said ``ORCHESTRATOR_NOTIFY=off``)."""
-        if state.pane_id in jump.viewed_panes(self.tmux):
-            return None
-        return self.deliver(self.compose(transition, state))
+        sent = self.notify_all([(transition, state)])
+        return sent[0] if sent else None
+
+    def notify_all(self, changes: list[tuple[Transition, SessionState]]) -> list[Note]:
+        """Send a notification for each change whose pane nobody is looking at, unless the
+        fleet's latest ``up`` said ``ORCHESTRATOR_NOTIFY=off`` (one look at the clients and one
+        at the switch for all of them)."""
+        if not changes:
+            return []
+        viewed = jump.viewed_panes(self.tmux)
+        unseen = [(t, s) for t, s in changes if s.pane_id not in viewed]
+        if not unseen or not notify_settings.allowed(self.tmux, self.fleet):
+            return []
+        return [self._send_now(self.compose(t, s)) for t, s in unseen]
 
     def deliver(self, note: Note) -> Note | None:
         """Send ``note`` now: to the desktop when a notifier is there, else to the fleet's tmux
@@ -159,6 +183,9 @@ class Notifier:
         said ``ORCHESTRATOR_NOTIFY=off``."""
         if not notify_settings.allowed(self.tmux, self.fleet):
             return None
+        return self._send_now(note)
+
+    def _send_now(self, note: Note) -> Note:
         command = desktop_command(note) if self.settings.desktop else None
         if command is not None:
             self.run(command)

@@ -197,15 +197,13 @@ class Tmux:
         return proc.returncode == 0
 
     def has_session(self, name: str) -> bool:
-        """Whether a tmux session of exactly this name exists."""
-        if not self.is_running():
-            return False
+        """Whether a tmux session of exactly this name exists (one tmux call: with no server
+        running, ``list-sessions`` fails and prints nothing)."""
         return name in self.run(["list-sessions", "-F", "#{session_name}"], check=False)
 
     def query(self, scope: Sequence[str], fields: Sequence[str]) -> list[dict[str, str]]:
-        """List tmux objects (``list-panes -a`` etc.) as dicts of the requested format fields."""
-        if not self.is_running():
-            return []
+        """List tmux objects (``list-panes -a`` etc.) as dicts of the requested format fields,
+        in one tmux call (none when no server runs: the command fails and prints nothing)."""
         fmt = FIELD_SEP.join("#{" + field + "}" for field in fields)
         rows = self.run([*scope, "-F", fmt], check=False)
         return [dict(zip(fields, row.split(FIELD_SEP), strict=False)) for row in rows if row]
