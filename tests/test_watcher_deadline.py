@@ -1,5 +1,6 @@
-"""A session's deadline (its idle prompt becomes still) is served even when the round before it
-ran a moment too early: it must not wait for the next full round."""
+"""When the watcher's loop runs a round: a session's deadline (its idle prompt becomes still) is
+served even when the round before it ran a moment too early, and a working pane's spinner waits
+for its pace while anything else gets a round at once."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.model import State
 from orchestrator.detect.reconcile import STILL
 from orchestrator.tmux.panes import PaneInfo
-from orchestrator.watch.sessions import Watched, due_times, served
+from orchestrator.watch.sessions import WORKING_RECAPTURE, Pacing, Watched, due_times, served
 
 IDLE_SCREEN = "\n".join(["─" * 80, "❯ ", "─" * 80, "  ? for shortcuts"])
 
@@ -48,3 +49,29 @@ def test_a_deadline_still_ahead_follows_the_tracker() -> None:
     # The screen changed again (a new draw): the deadline moves with it.
     watched.tracker.see_screen(IDLE_SCREEN + "\nmore", 1000.9, printed=1000.8)
     assert due_times([watched], 1001.0) == [1000.8 + STILL]
+
+
+WORKING_SCREEN = "\n".join(
+    ["✻ Brewing… (3s · ↓ 20 tokens)", "─" * 80, "❯ ", "─" * 80, "  esc to interrupt"]
+)
+
+
+def test_a_working_panes_output_waits_for_its_pace_and_anything_else_does_not() -> None:
+    working = watched_at_idle_prompt(1000.0)
+    working.tracker.see_screen(WORKING_SCREEN, 1001.0, printed=1001.0)
+    assert working.throttled
+    pacing = Pacing()
+    pacing.urgent = False
+    pacing.note(working)  # its spinner moved: read it again WORKING_RECAPTURE after the last read
+    assert not pacing.urgent
+    deadline = pacing.take(1010.0)
+    assert deadline == 1001.0 + WORKING_RECAPTURE
+    assert pacing.may_wait(deadline, 1001.1)
+    assert not pacing.may_wait(deadline, deadline)
+    assert pacing.take(1010.0) == 1010.0  # taken once
+    idle = watched_at_idle_prompt(1000.0)
+    pacing.note(idle)  # a pane that is not working printed: a round now
+    assert pacing.urgent and not pacing.may_wait(1010.0, 1001.1)
+    pacing.urgent = False
+    pacing.note(None)  # a hook event, a layout change...
+    assert pacing.urgent

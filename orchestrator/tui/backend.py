@@ -3,9 +3,9 @@
 :class:`Backend` is the protocol the dashboard uses; :class:`TmuxBackend` is the real one. Every
 method may block (tmux, git, psutil, files), so the dashboard calls them from worker threads only.
 
-States come from the watcher's ``state.json`` (pushed: ``wait_for_change`` sleeps on inotify
-through watchfiles) merged with one ``list-panes`` call, which also says which panes the user's
-tmux clients show. Without a watcher the states tmux alone can tell are shown
+States come from the watcher's ``state.json`` (pushed: ``wait_for_change`` sleeps on inotify,
+:mod:`orchestrator.tui.changes`) merged with one ``list-panes`` call, which also says which
+panes the user's tmux clients show. Without a watcher the states tmux alone can tell are shown
 (:func:`orchestrator.fleet.describe_state`) with CPU and memory from one psutil pass.
 
 The same call says whether anyone sees the dashboard: an attached client (control-mode clients,
@@ -30,12 +30,10 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-
-import watchfiles
 
 from orchestrator import paths
 from orchestrator.agents.catalog import profile_of
@@ -51,6 +49,7 @@ from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import FIELD_SEP, Tmux, TmuxCommand
 from orchestrator.tmux.panes import PANE_FIELDS, PaneInfo, list_sessions
 from orchestrator.tui.branches import BranchCache
+from orchestrator.tui.changes import StateWrites
 from orchestrator.tui.notes import Notes, NotesReader
 from orchestrator.watch import checkin
 from orchestrator.watch.model import SessionIdentity
@@ -192,7 +191,7 @@ class TmuxBackend:
         self._notes = NotesReader(tmux, fleet, self.folder)
         self._listed: tuple[float, list[PaneInfo]] | None = None
         self._stop = threading.Event()
-        self._changes: Iterator[set[tuple[watchfiles.Change, str]]] | None = None
+        self._writes = StateWrites(self.folder)
         self._lock = threading.Lock()
         self.remote = RemotePoller(fleet)
         """The sessions on other hosts, asked for behind (``folder`` shows ``host:cwd``)."""
@@ -200,6 +199,7 @@ class TmuxBackend:
     def close(self) -> None:
         """Stop waiting for changes."""
         self._stop.set()
+        self._writes.close()
         self.remote.close()
 
     # -- states ----------------------------------------------------------------------------
@@ -348,25 +348,8 @@ class TmuxBackend:
         )
 
     def wait_for_change(self, timeout: float) -> None:
-        """Sleep on the fleet folder (inotify) until the watcher writes, at most ``timeout``."""
-        if self._changes is None:
-            self._changes = watchfiles.watch(
-                self.folder,
-                debounce=50,
-                step=50,  # its loop wakes every step: 20 ms cost 0.26 % of a core
-                stop_event=self._stop,
-                rust_timeout=max(1, int(timeout * 1000)),
-                yield_on_timeout=True,
-                watch_filter=lambda _, path: path.endswith("state.json"),
-            )
-        try:
-            next(self._changes)
-        except StopIteration:
-            self._changes = None
-            self._stop.wait(timeout)
-        except Exception:  # the folder vanished (fleet ended): fall back to a plain wait
-            self._changes = None
-            self._stop.wait(timeout)
+        """Sleep until the watcher writes the fleet's states, at most ``timeout`` seconds."""
+        self._writes.wait(timeout)
 
     def notes(self) -> Notes:
         """The session count against the cap (counted only while someone sees the dashboard),

@@ -41,7 +41,7 @@ class TreeWatcher:
     wake-up; :meth:`close` (from any thread) makes :meth:`run` return.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, subfolders: bool = True) -> None:
         name = ctypes.util.find_library("c")
         try:
             self._libc = ctypes.CDLL(name, use_errno=True)
@@ -53,9 +53,11 @@ class TreeWatcher:
             raise InotifyUnavailableError(ctypes.get_errno(), "inotify_init1 failed")
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
         self.root = root
+        self.subfolders = subfolders
+        """Whether files in the root's direct subfolders are reported too."""
         self._folders: dict[int, Path] = {}
         self._add(root)
-        for child in _subfolders(root):
+        for child in _subfolders(root) if subfolders else ():
             self._add(child)
 
     def _add(self, folder: Path) -> None:
@@ -102,7 +104,7 @@ class TreeWatcher:
                 continue
             path = folder / name
             if mask & IN_ISDIR:
-                if mask & (IN_CREATE | IN_MOVED_TO) and folder == self.root:
+                if mask & (IN_CREATE | IN_MOVED_TO) and folder == self.root and self.subfolders:
                     self._add(path)
                     # Files written before the watch existed would go unseen: report them now.
                     found += _files(path)

@@ -15,10 +15,12 @@ moment a screen last changed, which the capture that follows can only see later.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -37,6 +39,19 @@ Event = tuple[str, str]
 ``stop`` (the last from :meth:`Watcher.stop`)."""
 
 
+OUTPUT = re.compile(rb"^%output (%[0-9]+) ", re.MULTILINE)
+"""A pane's output in the control client's stream: its pane id."""
+LAYOUT = re.compile(
+    rb"^%(?:window-add|window-close|unlinked-window-close|layout-change)\b", re.MULTILINE
+)
+"""Windows coming or going, panes rearranged: the pane set may have changed."""
+EXIT = re.compile(rb"^%exit\b", re.MULTILINE)
+"""The control client is leaving (the session ended, or it was detached)."""
+READ_PAUSE = 0.02
+"""Seconds the control client's reader waits after each chunk it read."""
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+
+
 class PushSources:
     """Starts and stops the push sources of one fleet's watcher."""
 
@@ -53,7 +68,7 @@ class PushSources:
         self.folder = folder
         self.events = events
         self.stop_event = stop_event
-        self.control: subprocess.Popen[str] | None = None
+        self.control: subprocess.Popen[bytes] | None = None
         self.output_at: dict[str, float] = {}
         """When each pane last printed, by pane id (written by the control client's thread)."""
         self._tree: TreeWatcher | None = None
@@ -98,8 +113,7 @@ class PushSources:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
-            errors="replace",
+            bufsize=0,
             env=env,
             preexec_fn=functools.partial(_die_with_parent, os.getpid()),
         )
@@ -108,19 +122,40 @@ class PushSources:
         self._threads.append(thread)
 
     def _read_control(self) -> None:
+        """Read the control client's stream a chunk at a time. With every session working it
+        carries thousands of ``%output`` lines a second: they are found with one regular
+        expression per chunk, never decoded, and a chunk gives one event per pane that
+        printed, not one per line. After a chunk it lets the next gather for
+        :data:`READ_PAUSE` (a round waits longer than that for output to coalesce anyway), so
+        busy panes cost tens of reads a second, not thousands."""
         assert self.control is not None and self.control.stdout is not None
-        for line in self.control.stdout:
-            if line.startswith("%output "):
-                pane_id = line.split(" ", 2)[1]
-                self.output_at[pane_id] = time.time()
-                self.events.put(("output", pane_id))
-            elif line.startswith(
-                ("%window-add", "%window-close", "%unlinked-window-close", "%layout-change")
-            ):
-                self.events.put(("layout", ""))
-            elif line.startswith("%exit"):
-                self.events.put(("exit", ""))
+        fd = self.control.stdout.fileno()
+        with contextlib.suppress(OSError):  # room for what arrives during a pause (Linux)
+            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        rest = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
                 break
+            if not chunk:
+                break
+            data = rest + chunk
+            cut = data.rfind(b"\n") + 1
+            data, rest = data[:cut], data[cut:]
+            if not data:
+                continue
+            now = time.time()
+            for pane in dict.fromkeys(OUTPUT.findall(data)):
+                pane_id = pane.decode("ascii", "replace")
+                self.output_at[pane_id] = now
+                self.events.put(("output", pane_id))
+            if LAYOUT.search(data):
+                self.events.put(("layout", ""))
+            if EXIT.search(data):
+                break
+            # Once stopping, read on without pausing until the client has gone (end of file).
+            self.stop_event.wait(READ_PAUSE)
         self.events.put(("exit", ""))
 
     def _stop_control_client(self) -> None:

@@ -22,7 +22,7 @@ from orchestrator.detect.process import ProcessTable, process_environ
 from orchestrator.detect.reconcile import ProcessFacts, SessionTracker
 from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import PaneInfo
-from orchestrator.watch.model import RecordedState, SessionState
+from orchestrator.watch.model import RecordedState, SessionListener, SessionState
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,9 @@ panes then share a few tmux calls a second instead of one each (one call reads a
 CAPTURE_MARK = "@@orc-capture@@ "
 ADOPT_SETTLE = 0.3
 """Seconds between the two screen reads that settle a re-adopted pane's state."""
+REDRAW_GRACE = 0.15
+"""Seconds after a resize during which what a pane prints is taken for its redraw; output
+after that is its own (a command answering keys sent right after a client attached)."""
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Watched:
     """Re-adopted pane: when its screen is assumed to have last changed, unless it moves."""
     backdate_first: bool = True
     """Its first read since ``backdate`` was set is still to come."""
+    redraw_until: float = 0.0
+    """Resized pane: until when its output counts as a redraw (see :data:`REDRAW_GRACE`)."""
     printed: float | None = None
     """When the pane last printed, as the control client saw it (None: not since adopted)."""
     cpu: float = 0.0
@@ -171,6 +176,7 @@ def resized(watched: Watched, now: float) -> None:
     watched.settle_at = now + ADOPT_SETTLE
     watched.backdate = watched.tracker.screen_changed
     watched.backdate_first = True
+    watched.redraw_until = now + REDRAW_GRACE
     watched.dirty = True
 
 
@@ -235,11 +241,16 @@ def capture(tmux: Tmux, due: list[Watched], now: float) -> bool:
         screen = screens.get(watched.pane.pane_id)
         if screen is not None:
             watched.tracker.see_screen("\n".join(screen), now, watched.printed)
-            if watched.backdate and (watched.backdate_first or now < watched.settle_at):
+            redraw = watched.printed is None or watched.printed <= watched.redraw_until
+            if watched.backdate and (
+                watched.backdate_first or (now < watched.settle_at and redraw)
+            ):
                 # First read of a re-adopted or resized pane (and any read before its settle
-                # read): what it shows has been there since the previous watcher published, or
-                # since before the resize, unless the settle read finds it moving. So neither
-                # a restart nor a redraw invents output (idle -> working) or misses an end of it.
+                # read of what it printed in its redraw): what it shows has been there since
+                # the previous watcher published, or since before the resize, unless the
+                # settle read finds it moving. So neither a restart nor a redraw invents output
+                # (idle -> working) or misses an end of it; output printed after the redraw
+                # is the pane's own.
                 watched.tracker.screen_changed = watched.backdate
                 watched.backdate_first = False
             else:
@@ -298,3 +309,60 @@ def served(sessions: Iterable[Watched], now: float) -> set[str]:
             watched.deadline = 0.0
             names.add(watched.pane.name)
     return names
+
+
+@dataclass
+class Pacing:
+    """What the watcher's loop took in since its last round: whether a round is needed now, or
+    only once the soonest working pane that printed is due to be read again (fifty working
+    panes print a few hundred times a second; no round for that)."""
+
+    urgent: bool = True
+    """Something came in that needs a round now (all but a paced pane's output)."""
+    paced: float | None = None
+    """When the soonest paced pane that printed since the last round is due."""
+
+    def note(self, printed: Watched | None) -> None:
+        """Take in one event: output of ``printed`` (a watched pane), or anything else (None)."""
+        if printed is not None and printed.throttled and not printed.pane.dead:
+            due = printed.tracker.screen_seen + WORKING_RECAPTURE
+            self.paced = due if self.paced is None else min(self.paced, due)
+        else:
+            self.urgent = True
+
+    def take(self, deadline: float | None) -> float | None:
+        """``deadline`` brought forward to when a paced pane that printed is due."""
+        paced, self.paced = self.paced, None
+        if paced is None:
+            return deadline
+        return paced if deadline is None else min(deadline, paced)
+
+    def may_wait(self, deadline: float | None, now: float) -> bool:
+        """Whether the round may wait until ``deadline``."""
+        return not self.urgent and deadline is not None and now < deadline
+
+
+def read_hooks(
+    sessions: dict[str, Watched], changed: set[str], listeners: list[SessionListener]
+) -> set[str]:
+    """Read the hook files that changed (by path; a fresh session's whether or not); tell the
+    listeners of each SessionStart; return the sessions that had events."""
+    heard: set[str] = set()
+    for name, watched in sessions.items():
+        if watched.reader is None:
+            continue
+        if str(watched.reader.path) not in changed and not watched.fresh:
+            continue
+        watched.fresh = False
+        events = watched.reader.read()
+        if events:
+            heard.add(name)
+        watched.tracker.see_hooks(events)
+        for event in events:
+            if event.name == "SessionStart" and event.session_id:
+                for listener in listeners:
+                    try:
+                        listener(name, event)
+                    except Exception:
+                        log.exception("session listener failed")
+    return heard

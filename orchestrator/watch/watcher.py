@@ -49,11 +49,13 @@ from orchestrator.watch.model import (
 from orchestrator.watch.publish import Change, Publisher
 from orchestrator.watch.reaping import MissingStatus
 from orchestrator.watch.sessions import (
+    Pacing,
     Watched,
     adopt,
     capture,
     due_times,
     process_pass,
+    read_hooks,
     resized,
     served,
     tail_offset,
@@ -107,6 +109,7 @@ class Watcher:
         self._hooks_changed: set[str] = set()
         self.missing = MissingStatus(tmux)
         self._relist_at: float | None = None
+        self.pacing = Pacing()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -138,6 +141,7 @@ class Watcher:
     def _loop(self) -> None:
         next_deadline: float | None = time.time()
         while not self.stop_event.is_set():
+            next_deadline = self.pacing.take(next_deadline)
             timeout = None if next_deadline is None else max(0.0, next_deadline - time.time())
             timeout = min(timeout, BACKSTOP) if timeout is not None else BACKSTOP
             try:
@@ -154,15 +158,20 @@ class Watcher:
                 self._note(kind, value)
             if self.stop_event.is_set():
                 break
+            next_deadline = self.pacing.take(next_deadline)
+            if self.pacing.may_wait(next_deadline, time.time()):
+                continue  # only output of panes read at a slower pace: due later
+            self.pacing.urgent = False
             if not self.round():
                 break
             next_deadline = self._next_deadline()
-            if _pause(self.events, self._note, time.time() + MIN_ROUND):
+            if _pause(self.events, self._note, time.time() + MIN_ROUND) and self.pacing.urgent:
                 next_deadline = time.time()  # what the pause took in needs a round now
 
     def _note(self, kind: str, value: str) -> None:
+        watched = self._by_pane.get(value) if kind == "output" else None
+        self.pacing.note(watched)
         if kind == "output":
-            watched = self._by_pane.get(value)
             if watched is not None:
                 # Output is not paused with `refresh-client -A`: tmux 3.3a segfaulted under that
                 # (seen in CI), and a crashed server takes every agent with it.
@@ -216,26 +225,8 @@ class Watcher:
 
     def _read_hooks(self) -> set[str]:
         """Read the hook files that changed; the sessions that had events."""
-        heard: set[str] = set()
         changed, self._hooks_changed = self._hooks_changed, set()
-        for name, watched in self.sessions.items():
-            if watched.reader is None:
-                continue
-            if str(watched.reader.path) not in changed and not watched.fresh:
-                continue
-            watched.fresh = False
-            events = watched.reader.read()
-            if events:
-                heard.add(name)
-            watched.tracker.see_hooks(events)
-            for event in events:
-                if event.name == "SessionStart" and event.session_id:
-                    for listener in self.session_listeners:
-                        try:
-                            listener(name, event)
-                        except Exception:
-                            log.exception("session listener failed")
-        return heard
+        return read_hooks(self.sessions, changed, self.session_listeners)
 
     def _decide(self, now: float, only: set[str] | None = None) -> list[Change]:
         """Decide the sessions named in ``only`` (all when None); return what to publish (a
