@@ -15,6 +15,7 @@ from textual.widgets import Input, Static
 
 from orchestrator.subscribers import notify_settings
 from orchestrator.tui.app import Dashboard
+from orchestrator.tui.preview import PreviewLines
 from orchestrator.tui.rows import SessionRowView, age, next_change
 from orchestrator.tui.screens import ConfirmScreen, HelpScreen, PromptScreen
 from tests.dashboard_fake import FakeBackend, demo_rows
@@ -99,8 +100,9 @@ async def test_preview_shows_selected_pane_with_colours() -> None:
         await pilot.press("down")
         assert app.selected == "test-2"
         await until(pilot, lambda: "test-2\x1b[0m screen" in app.preview_text)
-        rendered = app.query_one("#preview", Static).render()
-        assert "test-2 screen" in str(rendered)
+        preview = app.query_one("#preview", PreviewLines)
+        line = next(i for i, t in enumerate(preview.line_texts()) if "test-2 screen" in t)
+        rendered = list(preview.query_children(Static))[line].render()
         assert isinstance(rendered, Content)
         assert any("green" in str(span.style) for span in rendered.spans)
         assert "test-2" in backend.seen

@@ -4,11 +4,16 @@ for its pace while anything else gets a round at once."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 from orchestrator.agents.catalog import profile_of
 from orchestrator.detect.model import State
 from orchestrator.detect.reconcile import STILL
+from orchestrator.tmux.client import Tmux
 from orchestrator.tmux.panes import PaneInfo
 from orchestrator.watch.sessions import WORKING_RECAPTURE, Pacing, Watched, due_times, served
+from orchestrator.watch.watcher import Watcher
 
 IDLE_SCREEN = "\n".join(["─" * 80, "❯ ", "─" * 80, "  ? for shortcuts"])
 
@@ -75,3 +80,16 @@ def test_a_working_panes_output_waits_for_its_pace_and_anything_else_does_not() 
     pacing.urgent = False
     pacing.note(None)  # a hook event, a layout change...
     assert pacing.urgent
+
+
+def test_one_output_event_names_every_pane_that_printed(tmp_path: Path) -> None:
+    watcher = Watcher(Tmux(socket_name="never-started"), "notes", runtime=tmp_path)
+    one, two = watched_at_idle_prompt(1000.0), watched_at_idle_prompt(1000.0)
+    two.pane = dataclasses.replace(two.pane, pane_id="%2")
+    watcher._by_pane = {"%1": one, "%2": two}
+    watcher.inputs.output_at.update({"%1": 1001.0, "%2": 1001.5})
+    watcher.pacing.urgent = False
+    watcher._note("output", "%1 %2")
+    assert one.dirty and two.dirty
+    assert (one.printed, two.printed) == (1001.0, 1001.5)
+    assert watcher.pacing.urgent  # idle panes that print need a round now

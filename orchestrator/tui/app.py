@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich.markup import escape
-from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -36,6 +35,7 @@ from orchestrator.tui.actions import KEYS, SessionActions
 from orchestrator.tui.backend import Backend, SessionRow
 from orchestrator.tui.messages import NotesChanged, PreviewCaptured, RowsChanged, SeenChanged
 from orchestrator.tui.notes import Notes
+from orchestrator.tui.preview import PreviewLines
 from orchestrator.tui.rows import header_text, next_change
 from orchestrator.tui.session_list import (
     RowLook,
@@ -78,7 +78,6 @@ class Dashboard(SessionActions):
     #checkin { height: auto; padding: 0 1; background: $warning 30%; display: none; }
     #rows { height: auto; max-height: 50%; }
     #preview-box { border: round $primary; height: 1fr; }
-    #preview { height: 1fr; text-wrap: nowrap; text-overflow: clip; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(key, action, label, show=action not in UNLISTED) for key, action, label, _ in KEYS
@@ -130,7 +129,7 @@ class Dashboard(SessionActions):
         yield Static(header_text(), id="header")
         yield SessionList(id="rows")
         with Vertical(id="preview-box"):
-            yield Static(id="preview")
+            yield PreviewLines(id="preview")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -252,10 +251,7 @@ class Dashboard(SessionActions):
         if text == self.preview_text and box.border_title == (self.selected or ""):
             return
         self.preview_text = text
-        widget = self.query_one("#preview", Static)
-        height = widget.size.height or 20
-        lines = text.rstrip("\n").split("\n")
-        widget.update(Text.from_ansi("\n".join(lines[-height:])), layout=False)
+        self.query_one("#preview", PreviewLines).show(text)
         box.border_title = f"{self.selected}" if self.selected else ""
 
     def _look(self) -> RowLook:

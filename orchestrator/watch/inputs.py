@@ -35,8 +35,8 @@ from orchestrator.watch.inotify import InotifyUnavailableError, TreeWatcher
 log = logging.getLogger(__name__)
 
 Event = tuple[str, str]
-"""(kind, value): ``output`` (a pane id), ``hooks`` (a path), ``layout``, ``died``, ``exit``,
-``stop`` (the last from :meth:`Watcher.stop`)."""
+"""(kind, value): ``output`` (pane ids, space-separated), ``hooks`` (a path), ``layout``,
+``died``, ``exit``, ``stop`` (the last from :meth:`Watcher.stop`)."""
 
 
 OUTPUT = re.compile(rb"^%output (%[0-9]+) ", re.MULTILINE)
@@ -47,8 +47,9 @@ LAYOUT = re.compile(
 """Windows coming or going, panes rearranged: the pane set may have changed."""
 EXIT = re.compile(rb"^%exit\b", re.MULTILINE)
 """The control client is leaving (the session ended, or it was detached)."""
-READ_PAUSE = 0.02
-"""Seconds the control client's reader waits after each chunk it read."""
+READ_PAUSE = 0.05
+"""Seconds the control client's reader waits after each chunk it read (a round waits as long
+for output to coalesce anyway)."""
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
@@ -124,9 +125,9 @@ class PushSources:
     def _read_control(self) -> None:
         """Read the control client's stream a chunk at a time. With every session working it
         carries thousands of ``%output`` lines a second: they are found with one regular
-        expression per chunk, never decoded, and a chunk gives one event per pane that
+        expression per chunk, never decoded, and a chunk gives one event naming the panes that
         printed, not one per line. After a chunk it lets the next gather for
-        :data:`READ_PAUSE` (a round waits longer than that for output to coalesce anyway), so
+        :data:`READ_PAUSE` (a round waits as long for output to coalesce anyway), so
         busy panes cost tens of reads a second, not thousands."""
         assert self.control is not None and self.control.stdout is not None
         fd = self.control.stdout.fileno()
@@ -146,10 +147,11 @@ class PushSources:
             if not data:
                 continue
             now = time.time()
-            for pane in dict.fromkeys(OUTPUT.findall(data)):
-                pane_id = pane.decode("ascii", "replace")
+            printed = [p.decode("ascii", "replace") for p in dict.fromkeys(OUTPUT.findall(data))]
+            for pane_id in printed:
                 self.output_at[pane_id] = now
-                self.events.put(("output", pane_id))
+            if printed:
+                self.events.put(("output", " ".join(printed)))
             if LAYOUT.search(data):
                 self.events.put(("layout", ""))
             if EXIT.search(data):

@@ -169,24 +169,31 @@ class Watcher:
                 next_deadline = time.time()  # what the pause took in needs a round now
 
     def _note(self, kind: str, value: str) -> None:
-        watched = self._by_pane.get(value) if kind == "output" else None
-        self.pacing.note(watched)
         if kind == "output":
-            if watched is not None:
-                # Output is not paused with `refresh-client -A`: tmux 3.3a segfaulted under that
-                # (seen in CI), and a crashed server takes every agent with it.
-                watched.dirty = True
-                watched.printed = self.inputs.output_at.get(value)
-                if watched.pane.dead:
-                    # A dead pane printing has been respawned (a new process, a new run):
-                    # list the panes now rather than at the backstop.
-                    self._need_list = True
-        elif kind == "hooks":
+            # The panes that printed since the reader's last chunk, space-separated.
+            for pane_id in value.split():
+                self._printed(pane_id)
+            return
+        self.pacing.note(None)
+        if kind == "hooks":
             self._hooks_changed.add(value)
         elif kind in {"layout", "died"} or kind == "exit":
             self._need_list = True
         elif kind == "stop":
             self.stop_event.set()
+
+    def _printed(self, pane_id: str) -> None:
+        watched = self._by_pane.get(pane_id)
+        self.pacing.note(watched)
+        if watched is not None:
+            # Output is not paused with `refresh-client -A`: tmux 3.3a segfaulted under that
+            # (seen in CI), and a crashed server takes every agent with it.
+            watched.dirty = True
+            watched.printed = self.inputs.output_at.get(pane_id)
+            if watched.pane.dead:
+                # A dead pane printing has been respawned (a new process, a new run): list the
+                # panes now rather than at the backstop.
+                self._need_list = True
 
     # -- the round -------------------------------------------------------------------------
 
