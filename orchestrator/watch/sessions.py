@@ -26,7 +26,7 @@ from orchestrator.watch.model import RecordedState, SessionListener, SessionStat
 
 log = logging.getLogger(__name__)
 
-WORKING_RECAPTURE = 0.75
+WORKING_RECAPTURE = 1.0
 """Seconds between two reads of a pane that is already working on screen (its spinner moves)."""
 RECAPTURE_EARLY = 0.5
 """How much earlier such a pane is read when a round reads other panes anyway: fifty working
