@@ -372,3 +372,22 @@ def test_a_waiting_pipeline_session_says_what_it_waits_for() -> None:
     assert "waiting for research-3, findings…" in text
     plain = render_row(demo_rows(now)[0], now=now, marked=False, threshold=300).plain
     assert "waiting for" not in plain
+
+
+async def test_moving_through_rows_previews_only_where_the_selection_stops() -> None:
+    backend = FakeBackend()
+    previewed: list[str] = []
+    shown = backend.preview
+
+    def preview(name: str) -> str:
+        previewed.append(name)
+        return shown(name)
+
+    backend.preview = preview  # type: ignore[method-assign]
+    async with started(backend) as (app, pilot):
+        await until(pilot, lambda: bool(previewed))
+        previewed.clear()
+        await pilot.press("j", "j", "j")  # faster than PREVIEW_AFTER_MOVE
+        await until(pilot, lambda: f"{app.selected}\x1b[0m screen" in app.preview_text)
+        # Not one capture per row passed over (a timer may have taken one on its own).
+        assert len(previewed) < 3 and previewed[-1] == app.selected

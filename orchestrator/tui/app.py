@@ -26,6 +26,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
@@ -50,6 +51,9 @@ session working the watcher publishes several times a second)."""
 PREVIEW_EVERY = 1.0
 """Seconds between two captures of the selected pane while it works (only while someone sees
 the dashboard)."""
+PREVIEW_AFTER_MOVE = 0.1
+"""Seconds after the selection moved before the newly selected pane is captured: moving through
+the rows (a key held down) does not capture and draw every pane passed over."""
 PREVIEW_STILL_EVERY = 3.0
 """Seconds between two captures of the selected pane while it is not working (its screen seldom
 changes; selecting a session captures it at once)."""
@@ -116,6 +120,7 @@ class Dashboard(SessionActions):
         self._wake = threading.Event()
         self._title = ""
         self._previewed_at = 0.0
+        self._preview_soon: Timer | None = None
         self._tick_due = (0.0, 0.0)
         """When an age or "forgotten" flag next changes (epoch seconds), for which threshold."""
         self.notes: Notes | None = None
@@ -297,7 +302,14 @@ class Dashboard(SessionActions):
             if self.query_one("#rows", SessionList).scroll_to_row(name):
                 self.call_after_refresh(self._tick, force=True)
             if self.live:
-                self._preview_worker(name, self.app_focus)
+                if self._preview_soon is not None:
+                    self._preview_soon.stop()
+                self._preview_soon = self.set_timer(PREVIEW_AFTER_MOVE, self._preview_selected)
+
+    def _preview_selected(self) -> None:
+        self._preview_soon = None
+        if self.selected is not None:
+            self._preview_worker(self.selected, self.app_focus)
 
     def _move(self, step: int) -> None:
         names = [row.name for row in self.ordered()]
