@@ -21,7 +21,7 @@ from orchestrator.fleet import jump
 from orchestrator.runtime import fleet_dir
 from orchestrator.tmux.client import Tmux
 from orchestrator.watch import checkin
-from orchestrator.watch.model import SessionState, Transition, WatcherHandle
+from orchestrator.watch.model import SessionState, Transition, WatcherHandle, take_batch
 from orchestrator.watch.turns import ACTIVE, DONE
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,7 @@ class Looks:
 
     def _drain(self) -> None:
         while True:
-            ended = [self._queue.get()]
-            while True:
-                # Turns that ended meanwhile (many sessions at once) share one look.
-                try:
-                    ended.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            ended = take_batch(self._queue)  # turns that ended together share one look
             try:
                 self.look_all(ended)
             except Exception:

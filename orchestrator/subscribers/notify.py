@@ -31,7 +31,7 @@ from orchestrator.fleet import jump
 from orchestrator.subscribers import notify_settings
 from orchestrator.subscribers.notify_settings import NotifySettings, SettingsFile
 from orchestrator.tmux.client import Tmux
-from orchestrator.watch.model import SessionState, Transition, WatcherHandle
+from orchestrator.watch.model import SessionState, Transition, WatcherHandle, take_batch
 
 log = logging.getLogger(__name__)
 PREVIEW_LINES = 3
@@ -121,14 +121,9 @@ class Notifier:
 
     def _drain(self) -> None:
         while True:
-            items = [self._queue.get()]
-            while True:
-                # What piled up meanwhile (many sessions changing at once) shares its look at
-                # the clients and at the switch: two tmux calls, not two per notification.
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            # What piled up meanwhile shares its look at the clients and at the switch: two
+            # tmux calls, not two per notification.
+            items = take_batch(self._queue)
             changes: list[tuple[Transition, SessionState]] = []
             for item in items:
                 if isinstance(item, SettingsError):

@@ -6,9 +6,10 @@ watcher itself: they register through a :class:`WatcherHandle`, which the watche
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from orchestrator.detect.hooks import HookEvent
 from orchestrator.tmux.client import Tmux
@@ -93,3 +94,17 @@ class WatcherHandle(Protocol):
 
     def pane(self, name: str) -> PaneInfo | None:
         """The pane of a watched session, as last listed (None: not watched)."""
+
+
+_T = TypeVar("_T")
+
+
+def take_batch(waiting: queue.Queue[_T]) -> list[_T]:
+    """The next item (waiting for it) and every item already queued behind it: a subscriber's
+    thread handles what piled up at once (many sessions changing together) in one go."""
+    batch = [waiting.get()]
+    while True:
+        try:
+            batch.append(waiting.get_nowait())
+        except queue.Empty:
+            return batch
