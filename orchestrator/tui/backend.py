@@ -190,7 +190,6 @@ class TmuxBackend:
         self.turns = Turns(self.folder / "transitions.jsonl")
         self._notes = NotesReader(tmux, fleet, self.folder)
         self._listed: tuple[float, list[PaneInfo]] | None = None
-        self._stop = threading.Event()
         self._writes = StateWrites(self.folder)
         self._lock = threading.Lock()
         self.remote = RemotePoller(fleet)
@@ -198,7 +197,6 @@ class TmuxBackend:
 
     def close(self) -> None:
         """Stop waiting for changes."""
-        self._stop.set()
         self._writes.close()
         self.remote.close()
 

@@ -1,10 +1,12 @@
 """The dashboard's preview of the selected pane: one line widget per screen line, and only the
 lines that changed are rendered again.
 
-A working agent's screen changes in a line or two between captures (its spinner, a count); the
-whole screen rendered again every second was about two thirds of the dashboard's CPU with every
-session working. The captured text is decoded as a whole (colours can run on from one line to
-the next in ``capture-pane -e``), then compared line by line with what is shown.
+A working agent's screen changes in a line or two between captures (its spinner, a count), so
+only those lines are rendered again. (With fifty sessions working, turning the preview off saved
+about 0.85 % of a core of the dashboard's 2 %, capture included; drawing only changed lines
+measured within the run-to-run noise.) The captured text is decoded as a whole (colours can run
+on from one line to the next in ``capture-pane -e``), then compared line by line with what is
+shown.
 """
 
 from __future__ import annotations
