@@ -22,6 +22,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import libtmux
@@ -79,11 +80,18 @@ def _fake_notify_send(folder: Path, record: Path) -> None:
     script.chmod(0o755)
 
 
-def _lines(process: subprocess.Popen[bytes], until: float) -> list[dict[str, object]]:
-    """Every JSON line ``events`` printed before ``until`` (monotonic)."""
+def _lines(
+    process: subprocess.Popen[bytes],
+    until: float,
+    enough: Callable[[list[dict[str, object]]], bool] | None = None,
+) -> list[dict[str, object]]:
+    """Every JSON line ``events`` printed before ``until`` (monotonic), or until ``enough`` says
+    the lines read so far are all that is awaited (a loaded machine may print them late)."""
     assert process.stdout is not None
-    found = []
+    found: list[dict[str, object]] = []
     while (left := until - time.monotonic()) > 0:
+        if enough is not None and enough(found):
+            break
         if not select.select([process.stdout], [], [], left)[0]:
             break
         line = process.stdout.readline()
@@ -91,6 +99,13 @@ def _lines(process: subprocess.Popen[bytes], until: float) -> list[dict[str, obj
             break
         found.append(json.loads(line))
     return found
+
+
+def _back_to_idle(lines: list[dict[str, object]]) -> bool:
+    """dev-1's stream has come back to idle after awaiting input."""
+    mine = [x for x in lines if x["session"] == "dev-1" and x["kind"] == "transition"]
+    waited = [i for i, x in enumerate(mine) if x["to"] == "awaiting_input"]
+    return bool(waited) and mine[-1]["to"] == "idle" and waited[0] < len(mine) - 1
 
 
 def test_checkin_on_commands_and_events_with_claude(
@@ -173,7 +188,8 @@ def test_checkin_on_commands_and_events_with_claude(
         assert "cannot run '/nonexistent/orc-hook'" in text
 
         # events --json streamed it all, one JSON object per line with every key.
-        lines = _lines(events, time.monotonic() + 3)
+        lines = _lines(events, time.monotonic() + 20, _back_to_idle)
+        lines += _lines(events, time.monotonic() + 1)  # and nothing after it
         assert all(tuple(line) == KEYS for line in lines)
         told = [(x["kind"], x["from"], x["to"]) for x in lines if x["session"] == "dev-1"]
         assert ("prompt", "layout", None) in told
