@@ -188,7 +188,7 @@ def test_checkin_on_commands_and_events_with_claude(
         assert "cannot run '/nonexistent/orc-hook'" in text
 
         # events --json streamed it all, one JSON object per line with every key.
-        lines = _lines(events, time.monotonic() + 20, _back_to_idle)
+        lines = _lines(events, time.monotonic() + 40, _back_to_idle)  # past its 30 s backstop
         lines += _lines(events, time.monotonic() + 1)  # and nothing after it
         assert all(tuple(line) == KEYS for line in lines)
         told = [(x["kind"], x["from"], x["to"]) for x in lines if x["session"] == "dev-1"]
